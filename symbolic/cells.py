@@ -1,0 +1,204 @@
+"""Recurrent cells as frozen, hashable descriptions.
+
+A :class:`Cell` holds the equations of one recurrent step in matrix form:
+every left-hand side is a named vector (a pre-activation, a gate, a new
+state), every right-hand side a SymPy matrix expression built from
+parameters (``MatrixSymbol``), the previous state, the input and the vectors
+defined above it, with elementwise activations
+(``ElementwiseApplyFunction``), Hadamard products and vertical
+concatenation.  A cell may carry several state vectors (LSTM: ``h`` and
+``c``); the *full state* is their concatenation in the order given.
+
+Vector names carry their time index (``h_{t-1}``, ``a_{t}``); :meth:`Cell.at`
+re-indexes a cell to a concrete step, which is how chains are unrolled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from .activations import Activation, activation
+
+__all__ = ["Cell", "Equation", "TimedVector", "elman_rnn", "t"]
+
+#: The symbolic time index used in cell templates.
+t = sp.Symbol("t", integer=True)
+
+
+@dataclass(frozen=True)
+class TimedVector:
+    """A column vector with a time index: ``base`` at time ``t + offset``.
+
+    Examples
+    --------
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> v = TimedVector("h", n, -1)
+    >>> v.symbol
+    h_{t-1}
+    >>> v.at(5)
+    h_{4}
+    """
+
+    base: str
+    rows: sp.Expr
+    offset: int = 0
+
+    @property
+    def symbol(self) -> sp.MatrixSymbol:
+        """The template symbol, indexed by the symbolic time ``t``."""
+        return self.at(t)
+
+    def at(self, time: int | sp.Expr) -> sp.MatrixSymbol:
+        """The symbol for this vector at a given time."""
+        index = sp.latex(sp.sympify(time) + self.offset).replace(" ", "")
+        return sp.MatrixSymbol(f"{self.base}_{{{index}}}", self.rows, 1)
+
+
+@dataclass(frozen=True)
+class Equation:
+    """``lhs = rhs``: one named vector of a cell and its definition."""
+
+    lhs: sp.MatrixSymbol
+    rhs: sp.MatrixExpr
+
+    def __post_init__(self) -> None:
+        if self.lhs.shape != self.rhs.shape:
+            raise ValueError(
+                f"equation for {self.lhs} has shape {self.rhs.shape}, expected {self.lhs.shape}"
+            )
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A recurrent cell: ``s_t = F(s_{t-1}, x_t; theta)`` in matrix form.
+
+    Parameters
+    ----------
+    name : str
+        Short name (``"rnn"``, ``"lstm"``...).
+    title : str
+        Human-readable title used in renderings.
+    state : tuple of TimedVector
+        The state vectors at time ``t - 1`` (offset -1), in full-state order.
+    new_state : tuple of TimedVector
+        The same vectors at time ``t`` (offset 0), defined by ``equations``.
+    inputs : tuple of TimedVector
+        The inputs at time ``t``.
+    params : tuple of sympy.MatrixSymbol
+        Weights and biases, shared across time.
+    equations : tuple of Equation
+        Definitions in evaluation order; every ``new_state`` vector is the
+        left-hand side of one of them.
+    intermediates : tuple of TimedVector
+        Named vectors defined on the way (pre-activations, gates).
+    dims : tuple of sympy.Symbol
+        The size symbols the shapes use.
+    notes : tuple of str
+        Conventions a rendering must state (output form, bias placement).
+    """
+
+    name: str
+    title: str
+    state: tuple[TimedVector, ...]
+    new_state: tuple[TimedVector, ...]
+    inputs: tuple[TimedVector, ...]
+    params: tuple[sp.MatrixSymbol, ...]
+    equations: tuple[Equation, ...]
+    intermediates: tuple[TimedVector, ...] = ()
+    dims: tuple[sp.Symbol, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if len(self.state) != len(self.new_state):
+            raise ValueError("state and new_state must list the same vectors")
+        defined = {eq.lhs for eq in self.equations}
+        missing = [v.symbol for v in self.new_state if v.symbol not in defined]
+        if missing:
+            raise ValueError(f"cell {self.name!r} has no equation for {missing}")
+        known = {v.symbol for v in self.state + self.inputs} | set(self.params)
+        for eq in self.equations:
+            unknown = eq.rhs.free_symbols - known - set(self.dims)
+            unknown = {s for s in unknown if isinstance(s, sp.MatrixSymbol)}
+            if unknown:
+                names = ", ".join(sorted(map(str, unknown)))
+                raise ValueError(f"equation for {eq.lhs} uses undefined {names}")
+            known.add(eq.lhs)
+
+    @property
+    def definitions(self) -> dict[sp.MatrixSymbol, sp.MatrixExpr]:
+        """Map from each defined vector to its right-hand side."""
+        return {eq.lhs: eq.rhs for eq in self.equations}
+
+    @property
+    def state_symbols(self) -> tuple[sp.MatrixSymbol, ...]:
+        """Previous-state symbols (``h_{t-1}``, ...)."""
+        return tuple(v.symbol for v in self.state)
+
+    @property
+    def new_state_symbols(self) -> tuple[sp.MatrixSymbol, ...]:
+        """New-state symbols (``h_{t}``, ...)."""
+        return tuple(v.symbol for v in self.new_state)
+
+    @property
+    def input_symbols(self) -> tuple[sp.MatrixSymbol, ...]:
+        """Input symbols (``x_{t}``, ...)."""
+        return tuple(v.symbol for v in self.inputs)
+
+    def at(self, time: int | sp.Expr) -> dict[sp.MatrixSymbol, sp.MatrixSymbol]:
+        """Substitution that moves every timed vector from ``t`` to ``time``.
+
+        Examples
+        --------
+        >>> rnn = elman_rnn()
+        >>> sorted(map(str, rnn.at(3).values()))
+        ['a_{3}', 'h_{2}', 'h_{3}', 'x_{3}']
+        """
+        timed = self.state + self.new_state + self.inputs + self.intermediates
+        return {v.symbol: v.at(time) for v in timed}
+
+    def with_sizes(self, **sizes: int) -> dict[sp.Symbol, int]:
+        """Substitution for the size symbols, e.g. ``n=2, m=1``."""
+        by_name = {str(d): d for d in self.dims}
+        unknown = set(sizes) - set(by_name)
+        if unknown:
+            raise ValueError(f"cell {self.name!r} has no size {sorted(unknown)}; sizes: {sorted(by_name)}")
+        return {by_name[k]: v for k, v in sizes.items()}
+
+
+def elman_rnn(act: str | Activation | sp.Lambda = "tanh") -> Cell:
+    """The Elman RNN ``a_t = W h_{t-1} + U x_t + b``, ``h_t = f(a_t)``.
+
+    Parameters
+    ----------
+    act : str, Activation or sympy.Lambda
+        The elementwise nonlinearity ``f``, by registry name or as a Lambda.
+
+    Examples
+    --------
+    >>> rnn = elman_rnn("tanh")
+    >>> [str(eq.lhs) + " = " + str(eq.rhs) for eq in rnn.equations][0]
+    'a_{t} = U*x_{t} + W*h_{t-1} + b'
+    """
+    f = activation(act)
+    n, m = sp.symbols("n m", integer=True, positive=True)
+    h_prev, h = TimedVector("h", n, -1), TimedVector("h", n, 0)
+    x, a = TimedVector("x", m, 0), TimedVector("a", n, 0)
+    W = sp.MatrixSymbol("W", n, n)
+    U = sp.MatrixSymbol("U", n, m)
+    b = sp.MatrixSymbol("b", n, 1)
+    return Cell(
+        name="rnn",
+        title=f"Elman RNN ({f.name})",
+        state=(h_prev,),
+        new_state=(h,),
+        inputs=(x,),
+        params=(W, U, b),
+        equations=(
+            Equation(a.symbol, W * h_prev.symbol + U * x.symbol + b),
+            Equation(h.symbol, f(a.symbol)),
+        ),
+        intermediates=(a,),
+        dims=(n, m),
+    )
