@@ -136,10 +136,10 @@ class _MatrixCodePrinter:
 
     def _elementwise(self, expr):
         arg, _ = self.visit(expr.expr)
-        fn = sp.Lambda(z, expr.function(z))
+        body = expr.function(z)
+        fn = sp.Lambda(z, body)
         if fn in _KERNELS:
             return self.emit(f"{_KERNELS[fn]}({arg})", "vec")
-        body = fn.expr
         if not body.has(z):
             return self.emit(f"numpy.full(numpy.shape({arg}), {float(body)!r})", "vec")
         code = self.scalar.doprint(body.xreplace({z: sp.Symbol(arg, real=True)}))
@@ -284,7 +284,7 @@ class CompiledCell:
         offsets = np.concatenate([[0], np.cumsum(self.state_sizes)])
         out = np.zeros(batch + (self.state_size, self.state_size))
         k = len(self.state_sizes)
-        for (i, j), block in zip(itertools.product(range(k), range(k)), blocks):
+        for (i, j), block in zip(itertools.product(range(k), range(k)), blocks, strict=True):
             out[..., offsets[i] : offsets[i + 1], offsets[j] : offsets[j + 1]] = block
         return out
 

@@ -163,7 +163,9 @@ class Cell:
         by_name = {str(d): d for d in self.dims}
         unknown = set(sizes) - set(by_name)
         if unknown:
-            raise ValueError(f"cell {self.name!r} has no size {sorted(unknown)}; sizes: {sorted(by_name)}")
+            raise ValueError(
+                f"cell {self.name!r} has no size {sorted(unknown)}; sizes: {sorted(by_name)}"
+            )
         return {by_name[k]: v for k, v in sizes.items()}
 
 

@@ -97,7 +97,9 @@ def _derivative(expr, wrt, definitions):
     defs = dict(definitions)
     shape = (expr.shape[0], wrt.shape[0])
     if expr.shape[1] != 1:
-        raise ValueError(f"can only differentiate column vectors, got shape {expr.shape} for {expr}")
+        raise ValueError(
+            f"can only differentiate column vectors, got shape {expr.shape} for {expr}"
+        )
     if expr == wrt:
         return sp.Identity(wrt.shape[0])
     if not _depends(expr, wrt, defs):
@@ -117,7 +119,9 @@ def _derivative(expr, wrt, definitions):
     if isinstance(expr, ElementwiseApplyFunction):
         fn = expr.function
         slope = sp.Lambda(z, sp.diff(fn(z), z))
-        return _mul(DiagMatrix(expr.expr.applyfunc(slope)), _derivative(expr.expr, wrt, definitions))
+        return _mul(
+            DiagMatrix(expr.expr.applyfunc(slope)), _derivative(expr.expr, wrt, definitions)
+        )
     if isinstance(expr, HadamardProduct):
         terms = []
         for i, factor in enumerate(expr.args):
@@ -126,7 +130,9 @@ def _derivative(expr, wrt, definitions):
             terms.append(_mul(DiagMatrix(scale), _derivative(factor, wrt, definitions)))
         return _add(*terms, shape=shape)
     if isinstance(expr, sp.BlockMatrix) and expr.blockshape[1] == 1:
-        blocks = [_derivative(expr.blocks[i, 0], wrt, definitions) for i in range(expr.blockshape[0])]
+        blocks = [
+            _derivative(expr.blocks[i, 0], wrt, definitions) for i in range(expr.blockshape[0])
+        ]
         return sp.BlockMatrix([[blk] for blk in blocks])
     raise TypeError(f"no chain rule for {type(expr).__name__}: {expr}")
 

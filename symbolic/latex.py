@@ -1,0 +1,317 @@
+"""Report-quality rendering of expressions and derivations.
+
+:func:`latex` prints matrix expressions the way a careful author writes
+them: ``\\operatorname{diag}``, ``\\odot``, ``^\\top``, activations by name
+(``\\tanh``, ``\\sigma``) and their derivatives (``\\tanh'``), time indices
+as subscripts, optionally bold vectors and matrices.  :func:`render` turns a
+:class:`~symbolic.derivation.Derivation` into a LaTeX ``align*`` block (or a
+standalone document), Markdown with ``$$`` for notebooks, or plain text.
+SymPy internals (``DiagMatrix``, ``Lambda``, dummy names) never reach the
+output: anything the printers do not know raises instead of leaking.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.str import StrPrinter
+
+from .activations import ACTIVATIONS, z
+from .derivation import Derivation, Notation, Partial
+
+__all__ = ["latex", "text", "render", "PREAMBLE"]
+
+#: Packages a standalone document needs.
+PREAMBLE = r"""\documentclass[11pt]{article}
+\usepackage[margin=2.2cm]{geometry}
+\usepackage{amsmath,amssymb}
+\usepackage{graphicx}
+\usepackage{booktabs}
+\allowdisplaybreaks
+"""
+
+
+def _function_names(mode: str) -> dict[sp.Lambda, str]:
+    names = {}
+    for act in ACTIVATIONS.values():
+        name = act.latex if mode == "latex" else act.name
+        names[act.function] = name
+        names[act.derivative] = name + "'"
+    return names
+
+
+_LATEX_NAMES = _function_names("latex")
+_TEXT_NAMES = _function_names("text")
+
+
+def _split_name(name: str) -> tuple[str, str]:
+    """``'h_{t-1}'`` -> ``('h', '_{t-1}')``; ``'h^{T}_{t,l}'`` -> ``('h', '^{T}_{t,l}')``."""
+    match = re.match(r"^([^_^]+)(.*)$", name)
+    return (match.group(1), match.group(2)) if match else (name, "")
+
+
+class _LatexPrinter(LatexPrinter):
+    def __init__(self, bold: bool = False):
+        super().__init__({"mat_symbol_style": "plain"})
+        self.bold = bold
+
+    def _print_MatrixSymbol(self, expr):
+        base, rest = _split_name(expr.name)
+        if self.bold and base.isalpha():
+            base = rf"\mathbf{{{base}}}"
+        return base + rest
+
+    def _print_DiagMatrix(self, expr):
+        return rf"\operatorname{{diag}}\left({self._print(expr.args[0])}\right)"
+
+    def _print_HadamardProduct(self, expr):
+        return r" \odot ".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args)
+
+    def _print_Transpose(self, expr):
+        return rf"{self.parenthesize(expr.arg, 1000)}^\top"
+
+    def _print_Identity(self, expr):
+        return "I"
+
+    def _print_ZeroMatrix(self, expr):
+        return "0"
+
+    def _print_OneMatrix(self, expr):
+        return r"\mathbf{1}"
+
+    def _print_ElementwiseApplyFunction(self, expr):
+        fn = sp.Lambda(z, expr.function(z))
+        arg = self._print(expr.expr)
+        if fn in _LATEX_NAMES:
+            return rf"{_LATEX_NAMES[fn]}\left({arg}\right)"
+        return self._print(expr.function(z).xreplace({z: sp.Symbol(arg)}))
+
+    def _print_Lambda(self, expr):
+        raise TypeError("a bare Lambda has no report form; apply it to a vector")
+
+    def _print_Dummy(self, expr):
+        raise TypeError(f"dummy symbol {expr} would leak into the output")
+
+
+class _TextPrinter(StrPrinter):
+    def _print_MatrixSymbol(self, expr):
+        return expr.name.replace("{", "").replace("}", "")
+
+    def _print_DiagMatrix(self, expr):
+        return f"diag({self._print(expr.args[0])})"
+
+    def _print_HadamardProduct(self, expr):
+        return " ⊙ ".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args)
+
+    def _print_Transpose(self, expr):
+        return f"{self.parenthesize(expr.arg, 1000)}^T"
+
+    def _print_Identity(self, expr):
+        return "I"
+
+    def _print_ZeroMatrix(self, expr):
+        return "0"
+
+    def _print_OneMatrix(self, expr):
+        return "1"
+
+    def _print_MatMul(self, expr):
+        return " ".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args)
+
+    def _print_MatrixBase(self, expr):
+        rows = (
+            "[" + ", ".join(self._print(e) for e in expr.row(i)) + "]" for i in range(expr.rows)
+        )
+        return "[" + ", ".join(rows) + "]"
+
+    _print_ImmutableDenseMatrix = _print_MutableDenseMatrix = _print_MatrixBase
+
+    def _print_ElementwiseApplyFunction(self, expr):
+        fn = sp.Lambda(z, expr.function(z))
+        arg = self._print(expr.expr)
+        if fn in _TEXT_NAMES:
+            return f"{_TEXT_NAMES[fn]}({arg})"
+        return self._print(expr.function(z).xreplace({z: sp.Symbol(arg)}))
+
+
+def latex(expr, bold: bool = False) -> str:
+    """LaTeX for an expression, a :class:`Partial` or a :class:`Notation`.
+
+    Examples
+    --------
+    >>> from symbolic.cells import elman_rnn
+    >>> from symbolic.jacobians import step_jacobian
+    >>> latex(step_jacobian(elman_rnn("tanh")))
+    "\\\\operatorname{diag}\\\\left(\\\\tanh'\\\\left(a_{t}\\\\right)\\\\right) W"
+    """
+    if isinstance(expr, Notation):
+        return expr.latex
+    if isinstance(expr, Partial):
+        return rf"\frac{{\partial {latex(expr.out, bold)}}}{{\partial {latex(expr.wrt, bold)}}}"
+    if isinstance(expr, str):
+        return expr
+    return _LatexPrinter(bold).doprint(expr)
+
+
+def text(expr) -> str:
+    """Plain-text form of an expression, for terminals.
+
+    Examples
+    --------
+    >>> from symbolic.cells import elman_rnn
+    >>> from symbolic.jacobians import step_jacobian
+    >>> text(step_jacobian(elman_rnn("sigmoid")))
+    "diag(sigmoid'(a_t)) W"
+    """
+    if isinstance(expr, Notation):
+        return expr.text
+    if isinstance(expr, Partial):
+        return f"d{text(expr.out)}/d{text(expr.wrt)}"
+    if isinstance(expr, str):
+        return expr
+    return _TextPrinter().doprint(expr)
+
+
+_REL_LATEX = {"=": "=", "<=": r"\le", "<": "<", ":=": r"\mathrel{:=}", "=>": r"\;\Longrightarrow\;"}
+_REL_TEXT = {"=": "=", "<=": "<=", "<": "<", ":=": ":=", "=>": "==>"}
+_TEX_SPECIAL = {"&": r"\&", "%": r"\%", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}"}
+
+
+def _tex_text(words: str) -> str:
+    """Escape prose for LaTeX, keeping ``$...$`` math spans as they are."""
+    parts = re.split(r"(\$[^$]*\$)", words)
+    out = []
+    for part in parts:
+        if part.startswith("$") and part.endswith("$") and len(part) > 1:
+            out.append(part)
+        else:
+            out.append("".join(_TEX_SPECIAL.get(c, c) for c in part))
+    return "".join(out)
+
+
+_PLAIN_PATTERNS = (
+    (r"\\t?frac\{([^}]*)\}\{([^}]*)\}", r"\1/(\2)"),
+    (r"\\t?frac(\d)(\d)", r" \1/\2"),
+    (r"\\operatorname\{([^}]*)\}", r"\1"),
+    (r"\\[,;!]", ""),
+    (r"\^\\top", "^T"),
+    (r"_\{(\w+)\}", r"_\1"),
+)
+_PLAIN = {
+    r"\lVert": "||",
+    r"\rVert": "||",
+    r"\cdot": ".",
+    r"\times": "x",
+    r"\mathbb{R}": "R",
+    r"\partial ": "d",
+    r"\partial": "d",
+    r"\le": "<=",
+    r"\tfrac": "",
+    r"\operatorname": "",
+    r"\max": "max",
+    r"\gamma": "gamma",
+    r"\sigma": "sigma",
+    r"\lambda": "lambda",
+    r"\rho": "rho",
+}
+
+
+def _plain(words: str) -> str:
+    """Prose for terminals: inline math with its commands spelled out."""
+    words = words.replace("$", "")
+    for pattern, plain in _PLAIN_PATTERNS:
+        words = re.sub(pattern, plain, words)
+    for command, plain in sorted(_PLAIN.items(), key=lambda kv: -len(kv[0])):
+        words = words.replace(command, plain)
+    words = re.sub(r"_\{(\w+)\}", r"_\1", words)
+    return re.sub(r"\\([a-zA-Z]+)", r"\1", words)
+
+
+def render(
+    derivation: Derivation,
+    fmt: str = "latex",
+    *,
+    standalone: bool = False,
+    bold: bool = False,
+    marks: Sequence[str] | None = None,
+) -> str:
+    """Render a derivation.
+
+    Parameters
+    ----------
+    derivation : Derivation
+    fmt : {"latex", "markdown", "text"}
+        LaTeX (an ``align*`` block with the justifications), Markdown with
+        ``$$`` blocks for notebooks, or plain text for terminals.
+    standalone : bool
+        With ``fmt="latex"``, a complete document that ``pdflatex`` compiles.
+    bold : bool
+        Bold vectors and matrices.
+    marks : sequence of str, optional
+        One verification mark per step (e.g. ``"verified: exact, FD"``),
+        printed beside the justification.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from symbolic.derivation import Derivation, Step
+    >>> x = sp.Symbol("x")
+    >>> step = Step(sp.sin(x) ** 2 + sp.cos(x) ** 2, "=", 1, "Pythagoras")
+    >>> print(render(Derivation("Identity", (step,)), "text"))
+    Identity
+    ========
+    <BLANKLINE>
+      sin(x)**2 + cos(x)**2 = 1    [Pythagoras]
+    """
+    if fmt not in ("latex", "markdown", "text"):
+        raise ValueError(f"unknown format {fmt!r}; choose latex, markdown or text")
+    if standalone and fmt != "latex":
+        raise ValueError("--standalone only applies to the latex format")
+    marks = list(marks) if marks is not None else [""] * len(derivation.steps)
+    if fmt == "text":
+        return _render_text(derivation, marks)
+    lines = []
+    for step, mark in zip(derivation.steps, marks, strict=True):
+        reason = _tex_text(step.reason)
+        if mark:
+            reason += rf" \quad \checkmark\ \textit{{{_tex_text(mark)}}}"
+        lhs, rhs = latex(step.lhs, bold), latex(step.rhs, bold)
+        lines.append(rf"{lhs} &{_REL_LATEX[step.rel]} {rhs} && \text{{{reason}}}")
+    block = "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}"
+    notes = list(derivation.notes)
+    if fmt == "markdown":
+        body = [f"### {derivation.title}", ""]
+        if derivation.intro:
+            body += [derivation.intro, ""]
+        body += ["$$", block.replace("align*", "aligned"), "$$", ""]
+        body += [f"- {note}" for note in notes]
+        return "\n".join(body).rstrip() + "\n"
+    body = [rf"\section*{{{_tex_text(derivation.title)}}}"]
+    if derivation.intro:
+        body.append(_tex_text(derivation.intro))
+    body.append(block)
+    if notes:
+        items = "\n".join(rf"  \item {_tex_text(n)}" for n in notes)
+        body.append("\\begin{itemize}\n" + items + "\n\\end{itemize}")
+    tex = "\n\n".join(body) + "\n"
+    if standalone:
+        return PREAMBLE + "\\begin{document}\n\n" + tex + "\n\\end{document}\n"
+    return tex
+
+
+def _render_text(derivation: Derivation, marks: Sequence[str]) -> str:
+    out = [derivation.title, "=" * len(derivation.title), ""]
+    if derivation.intro:
+        out += [_plain(derivation.intro), ""]
+    for step, mark in zip(derivation.steps, marks, strict=True):
+        line = (
+            f"  {text(step.lhs)} {_REL_TEXT[step.rel]} {text(step.rhs)}    [{_plain(step.reason)}]"
+        )
+        out.append(line + (f"  ({mark})" if mark else ""))
+    if derivation.notes:
+        out += [""] + [f"  * {_plain(note)}" for note in derivation.notes]
+    return "\n".join(out)
