@@ -35,7 +35,8 @@ def _mul(*factors: sp.MatrixExpr) -> sp.MatrixExpr:
     rows, cols = factors[0].shape[0], factors[-1].shape[1]
     if any(_is_zero(f) for f in factors):
         return sp.ZeroMatrix(rows, cols)
-    kept = [f for f in factors if not isinstance(f, sp.Identity)]
+    flat = [g for f in factors for g in (f.args if isinstance(f, sp.MatMul) else (f,))]
+    kept = [f for f in flat if not isinstance(f, sp.Identity)]
     if not kept:
         return sp.Identity(rows)
     if len(kept) == 1:

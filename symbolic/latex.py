@@ -23,7 +23,7 @@ from sympy.printing.str import StrPrinter
 from .activations import ACTIVATIONS, z
 from .derivation import Derivation, Notation, Partial
 
-__all__ = ["latex", "text", "render", "PREAMBLE"]
+__all__ = ["PREAMBLE", "document", "latex", "render", "text"]
 
 #: Packages a standalone document needs.
 PREAMBLE = r"""\documentclass[11pt]{article}
@@ -32,6 +32,8 @@ PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage{graphicx}
 \usepackage{booktabs}
 \allowdisplaybreaks
+% A math bullet: the text bullet would pull in a bitmap (Type 3) font at 11pt.
+\renewcommand{\labelitemi}{$\bullet$}
 """
 
 
@@ -72,7 +74,7 @@ class _LatexPrinter(LatexPrinter):
         return r" \odot ".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args)
 
     def _print_Transpose(self, expr):
-        return rf"{self.parenthesize(expr.arg, 1000)}^\top"
+        return rf"{self.parenthesize(expr.arg, PRECEDENCE['Pow'])}^\top"
 
     def _print_Identity(self, expr):
         return "I"
@@ -99,7 +101,8 @@ class _LatexPrinter(LatexPrinter):
 
 class _TextPrinter(StrPrinter):
     def _print_MatrixSymbol(self, expr):
-        return expr.name.replace("{", "").replace("}", "")
+        # h_{t} -> h_t, but h_{t-1} keeps its braces so the index stays readable.
+        return re.sub(r"_\{(\w+)\}", r"_\1", expr.name)
 
     def _print_DiagMatrix(self, expr):
         return f"diag({self._print(expr.args[0])})"
@@ -108,7 +111,7 @@ class _TextPrinter(StrPrinter):
         return " ⊙ ".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args)
 
     def _print_Transpose(self, expr):
-        return f"{self.parenthesize(expr.arg, 1000)}^T"
+        return f"{self.parenthesize(expr.arg, PRECEDENCE['Pow'])}^T"
 
     def _print_Identity(self, expr):
         return "I"
@@ -178,7 +181,17 @@ def text(expr) -> str:
 
 _REL_LATEX = {"=": "=", "<=": r"\le", "<": "<", ":=": r"\mathrel{:=}", "=>": r"\;\Longrightarrow\;"}
 _REL_TEXT = {"=": "=", "<=": "<=", "<": "<", ":=": ":=", "=>": "==>"}
-_TEX_SPECIAL = {"&": r"\&", "%": r"\%", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}"}
+_TEX_SPECIAL = {
+    "&": r"\&",
+    "%": r"\%",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "^": r"\^{}",
+    "~": r"\~{}",
+    "\\": r"\textbackslash{}",
+}
 
 
 def _tex_text(words: str) -> str:
@@ -197,7 +210,7 @@ _PLAIN_PATTERNS = (
     (r"\\t?frac\{([^}]*)\}\{([^}]*)\}", r"\1/(\2)"),
     (r"\\t?frac(\d)(\d)", r" \1/\2"),
     (r"\\operatorname\{([^}]*)\}", r"\1"),
-    (r"\\[,;!]", ""),
+    (r"\\[,;!]", " "),
     (r"\^\\top", "^T"),
     (r"_\{(\w+)\}", r"_\1"),
 )
@@ -277,17 +290,31 @@ def render(
     lines = []
     for step, mark in zip(derivation.steps, marks, strict=True):
         reason = _tex_text(step.reason)
-        if mark:
-            reason += rf" \quad \checkmark\ \textit{{{_tex_text(mark)}}}"
+        check = rf"\enspace\checkmark\ \textit{{{_tex_text(mark)}}}" if mark else ""
         lhs, rhs = latex(step.lhs, bold), latex(step.rhs, bold)
-        lines.append(rf"{lhs} &{_REL_LATEX[step.rel]} {rhs} && \text{{{reason}}}")
-    block = "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}"
+        lines.append((rf"{lhs} &{_REL_LATEX[step.rel]} {rhs}", reason, check))
+    # The justification goes on its own line under the step, so that long
+    # right-hand sides keep the full width.
+    if fmt == "markdown":
+        # MathJax knows \text but not \parbox; keep \checkmark in math mode.
+        rows = " \\\\\n".join(
+            rf"{eq} \\" + "\n" + rf"&\qquad \text{{{why}}}{check}" for eq, why, check in lines
+        )
+        block = "\\begin{aligned}\n" + rows + "\n\\end{aligned}"
+    else:
+        rows = " \\\\[4pt]\n".join(
+            rf"{eq} \\*"
+            + "\n"
+            + rf"&\qquad \parbox[t]{{0.62\linewidth}}{{\raggedright\small {why}{check}}}"
+            for eq, why, check in lines
+        )
+        block = "\\begin{align*}\n" + rows + "\n\\end{align*}"
     notes = list(derivation.notes)
     if fmt == "markdown":
         body = [f"### {derivation.title}", ""]
         if derivation.intro:
             body += [derivation.intro, ""]
-        body += ["$$", block.replace("align*", "aligned"), "$$", ""]
+        body += ["$$", block, "$$", ""]
         body += [f"- {note}" for note in notes]
         return "\n".join(body).rstrip() + "\n"
     body = [rf"\section*{{{_tex_text(derivation.title)}}}"]
@@ -298,9 +325,28 @@ def render(
         items = "\n".join(rf"  \item {_tex_text(n)}" for n in notes)
         body.append("\\begin{itemize}\n" + items + "\n\\end{itemize}")
     tex = "\n\n".join(body) + "\n"
-    if standalone:
-        return PREAMBLE + "\\begin{document}\n\n" + tex + "\n\\end{document}\n"
-    return tex
+    return document(tex, derivation.title) if standalone else tex
+
+
+def document(body: str, title: str) -> str:
+    """Wrap LaTeX ``body`` into a complete document that ``pdflatex`` compiles.
+
+    The PDF carries no trailer ID, so with ``SOURCE_DATE_EPOCH`` set the
+    same source gives the same bytes.
+
+    Examples
+    --------
+    >>> document("Hello.", "A title").splitlines()[0]
+    '\\\\documentclass[11pt]{article}'
+    """
+    return (
+        PREAMBLE
+        + "\\ifdefined\\pdftrailerid\\pdftrailerid{}\\fi\n"
+        + f"\\title{{{_tex_text(title)}}}\n\\date{{}}\n"
+        + "\\begin{document}\n\\maketitle\n\n"
+        + body
+        + "\n\\end{document}\n"
+    )
 
 
 def _render_text(derivation: Derivation, marks: Sequence[str]) -> str:

@@ -183,17 +183,18 @@ def bound_derivation(act: str | Activation | sp.Lambda = "tanh") -> Derivation:
                 ),
                 "=>",
                 Notation(r"\sigma_{\max}(W) > 1/\gamma", "sigma_max(W) > 1/gamma"),
-                r"necessary for exploding: otherwise $(\gamma\sigma_{\max})^{T-k} \le 1$",
+                r"necessary for exploding: otherwise $(\gamma\,\sigma_{\max})^{T-k} \le 1$",
                 BoundClaim(cell, W, gamma, steps=40),
             ),
         )
         + ((_saturation_step(N),) if f.name == "tanh" else ()),
         notes=(
-            f"gamma = {sp.sstr(gamma)} for f = {f.name}: derived from the range of f', not "
-            f"tabulated.",
-            "Pascanu et al. (2013), eq. 5, write W_rec^T diag(sigma'(x)); in numerator layout"
-            " the factor "
-            "is W_rec diag(sigma'(x)) for their parameterisation. Norm bounds are unaffected.",
+            f"$\\gamma = {sp.latex(gamma)}$ for $f = {f.latex}$: derived from the range of $f'$, "
+            "not tabulated.",
+            "Pascanu et al. (2013), eq. 5, write $W_{rec}^\\top \\operatorname{diag}(\\sigma'(x_{i-1}))$; "
+            "in numerator layout the factor is $W_{rec} \\operatorname{diag}(\\sigma'(x_{i-1}))$ for "
+            "their parameterisation $x_t = W_{rec}\\,\\sigma(x_{t-1}) + W_{in} u_t + b$. "
+            "Norm bounds are unaffected.",
         ),
     )
 
@@ -350,8 +351,8 @@ def counterexample_derivation() -> Derivation:
             ),
         ),
         notes=(
-            "gamma sigma_max(W) = 16 > 1, so the norm bound allows this growth: the bound is "
-            "consistent.",
+            "$\\gamma\\,\\sigma_{\\max}(W) = 16 > 1$, so the norm bound allows this growth: "
+            "the bound is consistent.",
         ),
     )
 

@@ -1,0 +1,134 @@
+"""The ``gradproof`` command line.
+
+``derive`` prints a verified derivation, ``report`` writes the LaTeX report
+(and its PDF where a LaTeX engine is installed), ``flow`` and ``sweep``
+measure gradient flow in real or random weights.  User errors end in one
+line on stderr and exit code 2; a derivation whose checks fail is never
+printed as if it held (exit code 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from symbolic.activations import ACTIVATIONS
+from symbolic.derivation import Derivation
+from symbolic.latex import document, render
+from symbolic.rnn_proof import rnn_derivations
+
+from .errors import GradproofInputError
+from .flow_cli import add_flow_parser, add_sweep_parser
+from .verify import VerificationReport, verify
+
+__all__ = ["DERIVE_CELLS", "main"]
+
+
+@dataclass(frozen=True)
+class DeriveCell:
+    """How ``gradproof derive CELL`` builds its derivations from the options."""
+
+    build: Callable[[argparse.Namespace], tuple[Derivation, ...]]
+    options: tuple[str, ...]
+
+
+#: Cells ``gradproof derive`` knows, by command-line name.
+DERIVE_CELLS: dict[str, DeriveCell] = {
+    "rnn": DeriveCell(lambda a: rnn_derivations(a.activation or "tanh"), ("activation",)),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage dump) and exit code 2."""
+
+    def error(self, message: str) -> None:  # noqa: D102 - argparse API
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="gradproof", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    derive = commands.add_parser("derive", help="print a verified derivation")
+    derive.add_argument("cell", choices=sorted(DERIVE_CELLS), help="recurrent cell")
+    derive.add_argument("--activation", choices=sorted(ACTIVATIONS), help="RNN nonlinearity")
+    derive.add_argument("--format", choices=("latex", "markdown", "text"), default="text")
+    derive.add_argument("--standalone", action="store_true", help="a complete LaTeX document")
+    derive.add_argument("--bold", action="store_true", help="bold vectors and matrices")
+    derive.set_defaults(func=run_derive)
+
+    report = commands.add_parser("report", help="write the verified report (LaTeX, PDF)")
+    report.add_argument("--out", default="report", help="output folder (default: report/)")
+    report.set_defaults(func=run_report)
+
+    add_flow_parser(commands)
+    add_sweep_parser(commands)
+    return parser
+
+
+def verified(derivations: Sequence[Derivation]) -> list[VerificationReport]:
+    """Verify every derivation; raise if any check fails."""
+    reports = [verify(d) for d in derivations]
+    failures = [f"{r.derivation.title}: {line}" for r in reports for line in r.failures()]
+    if failures:
+        raise VerificationError("; ".join(failures))
+    return reports
+
+
+class VerificationError(RuntimeError):
+    """A derivation's check failed: a defect, never printed as a result."""
+
+
+def run_derive(args: argparse.Namespace) -> int:
+    """Handler of ``gradproof derive``."""
+    spec = DERIVE_CELLS[args.cell]
+    given = [name for name in ("activation",) if getattr(args, name, None) is not None]
+    unused = [f"--{name}" for name in given if name not in spec.options]
+    if unused:
+        raise GradproofInputError(f"{', '.join(unused)} does not apply to {args.cell}; drop it")
+    if args.standalone and args.format != "latex":
+        raise GradproofInputError("--standalone needs --format latex")
+    reports = verified(spec.build(args))
+    parts = [render(r.derivation, args.format, bold=args.bold, marks=r.marks) for r in reports]
+    body = ("\n\n" if args.format == "text" else "\n").join(parts)
+    if args.standalone:
+        title = f"gradproof: {args.cell} derivations, every step machine-checked"
+        body = document(body, title)
+    sys.stdout.write(body if body.endswith("\n") else body + "\n")
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """Handler of ``gradproof report``."""
+    from .report import write_report
+
+    for line in write_report(args.out):
+        print(line)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``gradproof`` console script.
+
+    Examples
+    --------
+    >>> main(["derive", "nosuchcell"])
+    Traceback (most recent call last):
+    ...
+    SystemExit: 2
+    """
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except GradproofInputError as exc:
+        print(f"gradproof: error: {exc}", file=sys.stderr)
+        return 2
+    except VerificationError as exc:
+        print(f"gradproof: verification failed: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,476 @@
+"""Gradient flow through a recurrent network: ``ds_T/ds_{T-k}`` for every k.
+
+Forward, the cell runs from ``s_0`` over ``x_1..x_T``.  Backward, the chain
+``P_k = ds_T/ds_{T-k} = J_T J_{T-1} ... J_{T-k+1}`` grows by one right
+factor per k, ``P_k = P_{k-1} J_{T-k+1}``, and its spectral norm is taken
+at every k.  Products of thousands of factors leave float64 (0.9^10000 is
+1e-458), so the chain is kept as a mantissa of unit spectral norm times
+``10**log10_norm``: after each product the mantissa is divided by its
+largest entry (cheap, exact in the exponent), and after each chunk by its
+spectral norm, which becomes the scale.
+
+Memory: step Jacobians are built ``chunk`` at a time, backward, from states
+recomputed out of checkpoints the forward run left every ``chunk`` steps,
+so the norms-only mode holds ``O(chunk N^2 + T N / chunk)`` numbers; the
+matrices mode adds the ``T N^2`` mantissas it returns.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from symbolic.cells import Cell
+
+from .check import RTOL, CheckResult
+from .compile import compile_cell
+from .errors import GradproofInputError
+from .spectral import LANCZOS_TOL, spectral_norms
+from .weights import cell_sizes
+
+__all__ = [
+    "GradientFlow",
+    "StepModel",
+    "Verdict",
+    "backward_step_jacobians",
+    "chain_log10_norms",
+    "check_bound",
+    "decay_rate",
+    "gradient_flow",
+    "log10_bound",
+    "verdict",
+]
+
+#: Bytes of step Jacobians built at once (sets the default chunk length).
+CHUNK_BYTES = 32 * 2**20
+#: Largest mantissa stack the matrices mode will allocate.
+MATRIX_BYTES = 2**30
+
+
+class StepModel(Protocol):
+    """What the engine needs of a compiled cell (see ``numeric.compile``)."""
+
+    @property
+    def state_size(self) -> int: ...
+
+    def step(
+        self, s: np.ndarray, x: np.ndarray, params: Mapping[str, np.ndarray]
+    ) -> np.ndarray: ...
+
+    def jacobian(
+        self, s: np.ndarray, x: np.ndarray, params: Mapping[str, np.ndarray]
+    ) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class GradientFlow:
+    """``ds_T/ds_{T-k}`` for ``k = 1..T`` in log-scaled form.
+
+    Attributes
+    ----------
+    log10_norm : ndarray, shape (T,)
+        Entry ``k-1`` is ``log10 ||ds_T/ds_{T-k}||_2``; ``-inf`` once the
+        product is exactly zero (every unit of a ReLU layer off).
+    mantissa : ndarray, shape (T, N, N), or None
+        Entry ``k-1`` has unit spectral norm (or is zero) and
+        ``ds_T/ds_{T-k} = mantissa[k-1] * 10**log10_norm[k-1]``.  Only in
+        the matrices mode.
+    final_state : ndarray, shape (N,)
+        ``s_T``.
+    """
+
+    log10_norm: np.ndarray
+    mantissa: np.ndarray | None
+    final_state: np.ndarray
+
+    @property
+    def steps(self) -> int:
+        """The horizon ``T``."""
+        return len(self.log10_norm)
+
+    def product(self, k: int) -> np.ndarray:
+        """``ds_T/ds_{T-k}`` in plain float64 (may under- or overflow for large k)."""
+        if self.mantissa is None:
+            raise ValueError("run gradient_flow(..., matrices=True) to keep the products")
+        if not 1 <= k <= self.steps:
+            raise ValueError(f"k must be in 1..{self.steps}, got {k}")
+        if self.log10_norm[k - 1] == -math.inf:
+            return np.zeros_like(self.mantissa[k - 1])
+        return self.mantissa[k - 1] * 10.0 ** self.log10_norm[k - 1]
+
+
+class _Chain:
+    """Running product ``P_k`` as (unit-norm mantissa, log10 scale)."""
+
+    def __init__(self, tol: float) -> None:
+        self.tol = tol
+        self.head: np.ndarray | None = None
+        self.scale = 0.0
+        self.vanished = False
+        self.left: np.ndarray | None = None
+        self.k = 0
+
+    def push(self, chunk: np.ndarray) -> np.ndarray:
+        """Multiply in ``chunk`` (step Jacobians, latest time first), in place.
+
+        On return ``chunk[i]`` holds the mantissa of ``P_{k+i+1}``.
+        """
+        count = len(chunk)
+        logs = np.full(count, -math.inf)
+        if self.vanished:
+            chunk[...] = 0.0
+            return logs
+        if not np.all(np.isfinite(chunk)):
+            raise GradproofInputError(
+                f"a step Jacobian within k = {self.k + 1}..{self.k + count} is not finite; "
+                "the weights or inputs are too large for float64"
+            )
+        live = count
+        for i in range(count):
+            P = chunk[i]
+            if self.head is not None:
+                np.matmul(self.head, P, out=P)
+            peak = max(float(P.max()), -float(P.min()))
+            if peak == 0.0:
+                self.vanished, live = True, i
+                chunk[i:] = 0.0
+                break
+            # Dividing by the largest entry keeps every entry in [-1, 1], so
+            # the next product cannot overflow whatever the horizon.
+            P *= 1.0 / peak
+            self.scale += math.log10(peak)
+            logs[i] = self.scale
+            self.head = P
+        norms, self.left = spectral_norms(chunk[:live], self.left, tol=self.tol)
+        chunk[:live] /= norms[:, None, None]
+        logs[:live] += np.log10(norms)
+        if live:
+            self.scale = float(logs[live - 1])
+            # A copy, so the caller can free (or reuse) this chunk's memory.
+            self.head = chunk[live - 1].copy()
+        self.k += count
+        return logs
+
+
+def chain_log10_norms(
+    chunks: Iterable[np.ndarray],
+    *,
+    mantissa: np.ndarray | None = None,
+    tol: float = LANCZOS_TOL,
+) -> np.ndarray:
+    """``log10 ||J_T ... J_{T-k+1}||_2`` for every k, from backward chunks.
+
+    Parameters
+    ----------
+    chunks : iterable of ndarray, each (C, N, N)
+        Step Jacobians ``J_T, J_{T-1}, ..., J_1`` cut into chunks, in that
+        order.  Chunks are overwritten (they become the mantissas).
+    mantissa : ndarray, shape (T, N, N), optional
+        Filled with unit-norm mantissas of the products, if given.
+    tol : float
+        Relative tolerance of the Lanczos norm estimate.
+
+    Returns
+    -------
+    ndarray, shape (T,)
+
+    Examples
+    --------
+    Ten thousand steps of ``0.9 I``: the exact answer is ``k log10(0.9)``.
+
+    >>> chunks = (np.tile(0.9 * np.eye(2), (100, 1, 1)) for _ in range(100))
+    >>> logs = chain_log10_norms(chunks)
+    >>> round(float(logs[-1]), 6), round(10000 * math.log10(0.9), 6)
+    (-457.574906, -457.574906)
+    """
+    chain = _Chain(tol)
+    logs = []
+    for chunk in chunks:
+        chunk = np.asarray(chunk, dtype=float)
+        k0 = chain.k
+        logs.append(chain.push(chunk))
+        if mantissa is not None:
+            mantissa[k0 : chain.k] = chunk
+    return np.concatenate(logs) if logs else np.zeros(0)
+
+
+def _forward_step(model: StepModel, s, x, params, t: int) -> np.ndarray:
+    with np.errstate(over="ignore", invalid="ignore"):
+        s = model.step(s, x, params)
+    if not np.all(np.isfinite(s)):
+        raise GradproofInputError(
+            f"the forward run left float64 at step t = {t}; lower --scale or --steps"
+        )
+    return s
+
+
+def _checkpoints(
+    model: StepModel, params, inputs: np.ndarray, s0: np.ndarray, chunk: int
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Forward run keeping ``s_0, s_chunk, s_2chunk, ...``; also returns ``s_T``."""
+    T = len(inputs)
+    checkpoints = [s0]
+    s = s0
+    for t in range(1, T + 1):
+        s = _forward_step(model, s, inputs[t - 1], params, t)
+        if t % chunk == 0 and t < T:
+            checkpoints.append(s)
+    return checkpoints, s
+
+
+def _backward(
+    model: StepModel, params, inputs: np.ndarray, checkpoints: list[np.ndarray], chunk: int
+) -> Iterator[np.ndarray]:
+    T, N = len(inputs), len(checkpoints[0])
+    for j in reversed(range(len(checkpoints))):
+        first, last = j * chunk, min((j + 1) * chunk, T)
+        states = np.empty((last - first, N))
+        states[0] = checkpoints[j]
+        for i in range(1, last - first):
+            states[i] = _forward_step(
+                model, states[i - 1], inputs[first + i - 1], params, first + i
+            )
+        with np.errstate(over="ignore", invalid="ignore"):
+            jacobians = model.jacobian(states, inputs[first:last], params)
+        yield jacobians[::-1]
+
+
+def backward_step_jacobians(
+    model: StepModel,
+    params: Mapping[str, np.ndarray],
+    inputs: np.ndarray,
+    s0: np.ndarray,
+    *,
+    chunk: int,
+) -> Iterator[np.ndarray]:
+    """Step Jacobians ``J_T, ..., J_1`` in chunks of ``chunk``, latest first.
+
+    ``J_t = ds_t/ds_{t-1}`` at ``(s_{t-1}, x_t)``.  The forward run keeps
+    only every ``chunk``-th state; each chunk's states are recomputed from
+    its checkpoint, and its Jacobians evaluated in one batched call.
+
+    Examples
+    --------
+    >>> from symbolic.cells import elman_rnn
+    >>> cc = compile_cell(elman_rnn("tanh"), n=2, m=1)
+    >>> params = {"W": 0.5 * np.eye(2), "U": np.ones((2, 1)), "b": np.zeros(2)}
+    >>> chunks = backward_step_jacobians(cc, params, np.ones((5, 1)), np.zeros(2), chunk=2)
+    >>> [c.shape for c in chunks]
+    [(1, 2, 2), (2, 2, 2), (2, 2, 2)]
+    """
+    inputs, s0 = _validated(model, inputs, s0)
+    checkpoints, _ = _checkpoints(model, params, inputs, s0, chunk)
+    yield from _backward(model, params, inputs, checkpoints, chunk)
+
+
+def _validated(model: StepModel, inputs, s0) -> tuple[np.ndarray, np.ndarray]:
+    inputs = np.asarray(inputs, dtype=float)
+    if inputs.ndim != 2 or len(inputs) < 1:
+        raise GradproofInputError(
+            f"inputs have shape {inputs.shape}, expected (T, in) with T >= 1 steps"
+        )
+    N = model.state_size
+    s0 = np.zeros(N) if s0 is None else np.asarray(s0, dtype=float)
+    if s0.shape != (N,):
+        raise GradproofInputError(f"initial state has shape {s0.shape}, expected (N,) = ({N},)")
+    for what, arr in (("inputs", inputs), ("initial state", s0)):
+        if not np.all(np.isfinite(arr)):
+            raise GradproofInputError(f"{what} contain NaN or inf; fix or regenerate them")
+    return inputs, s0
+
+
+def gradient_flow(
+    cell: Cell | StepModel,
+    params: Mapping[str, np.ndarray],
+    inputs: np.ndarray,
+    s0: np.ndarray | None = None,
+    *,
+    matrices: bool = False,
+    chunk: int | None = None,
+    tol: float = LANCZOS_TOL,
+) -> GradientFlow:
+    """Run forward over ``inputs``, then measure ``ds_T/ds_{T-k}`` for k = 1..T.
+
+    Parameters
+    ----------
+    cell : Cell or compiled cell
+        A symbolic cell (compiled at the sizes ``params`` imply) or an
+        object from ``numeric.compile.compile_cell``.
+    params : mapping of str to ndarray
+        The cell's parameters by symbolic name.
+    inputs : ndarray, shape (T, in)
+        ``x_1..x_T``.
+    s0 : ndarray, shape (N,), optional
+        Initial full state; zeros by default.
+    matrices : bool
+        Keep the ``T`` product mantissas (needs ``8 T N^2`` bytes).
+    chunk : int, optional
+        Step Jacobians built at once; by default about 32 MiB of them.
+    tol : float
+        Relative tolerance of the spectral norms.
+
+    Examples
+    --------
+    At the origin ``tanh' = 1``, so every step Jacobian is ``W = 0.9 I``:
+
+    >>> from symbolic.cells import elman_rnn
+    >>> params = {"W": 0.9 * np.eye(3), "U": np.zeros((3, 1)), "b": np.zeros(3)}
+    >>> flow = gradient_flow(elman_rnn("tanh"), params, np.zeros((10000, 1)))
+    >>> round(float(flow.log10_norm[-1]), 6)
+    -457.574906
+    """
+    model = compile_cell(cell, **cell_sizes(cell, params)) if isinstance(cell, Cell) else cell
+    inputs, s0 = _validated(model, inputs, s0)
+    T, N = len(inputs), model.state_size
+    if chunk is None:
+        chunk = int(min(1024, max(1, CHUNK_BYTES // (8 * N * N))))
+    mantissa = None
+    if matrices:
+        if 8 * T * N * N > MATRIX_BYTES:
+            raise GradproofInputError(
+                f"keeping {T} products of size {N}x{N} needs {8 * T * N * N / 2**30:.1f} GiB; "
+                "use the norms-only mode"
+            )
+        mantissa = np.empty((T, N, N))
+    checkpoints, final = _checkpoints(model, params, inputs, s0, chunk)
+    chunks = _backward(model, params, inputs, checkpoints, chunk)
+    logs = chain_log10_norms(chunks, mantissa=mantissa, tol=tol)
+    return GradientFlow(logs, mantissa, final)
+
+
+def decay_rate(log10_norm: np.ndarray) -> float:
+    """Least-squares slope of ``log10 ||ds_T/ds_{T-k}||`` per step k.
+
+    The fit includes ``k = 0``, where the product is the identity (log 0), so
+    it is defined for any ``T >= 1``.  ``-inf`` if the product reached zero.
+
+    Examples
+    --------
+    >>> round(decay_rate(np.log10(0.5) * np.arange(1, 11)), 6)
+    -0.30103
+    """
+    logs = np.concatenate([[0.0], np.asarray(log10_norm, dtype=float)])
+    if np.any(logs == -np.inf):
+        return -math.inf
+    k = np.arange(len(logs), dtype=float)
+    k -= k.mean()
+    return float(k @ (logs - logs.mean()) / (k @ k))
+
+
+def log10_bound(gamma: float, sigma_max: float, steps: int) -> np.ndarray:
+    """``k log10(gamma sigma_max)`` for k = 1..steps (Pascanu et al. 2013, eq. 6-7).
+
+    ``||ds_T/ds_{T-k}||_2 <= (gamma sigma_max(W))^k`` for the Elman RNN, with
+    ``gamma = sup |f'|`` and ``sigma_max`` the largest singular value of W.
+
+    Examples
+    --------
+    >>> log10_bound(1.0, 0.1, 3)
+    array([-1., -2., -3.])
+    """
+    product = float(gamma) * float(sigma_max)
+    per_step = math.log10(product) if product > 0 else -math.inf
+    return per_step * np.arange(1, steps + 1, dtype=float)
+
+
+def check_bound(
+    log10_norm: np.ndarray, gamma: float, sigma_max: float, *, rtol: float = RTOL
+) -> CheckResult:
+    """Does every measured norm respect ``(gamma sigma_max)^k``?
+
+    Each of the k factors may carry a relative rounding error ``rtol``, so
+    the allowance at k is ``k log10(1 + rtol)`` decades.
+
+    Examples
+    --------
+    >>> check_bound(np.array([-0.1, -0.2]), gamma=1.0, sigma_max=0.8).passed
+    True
+    >>> check_bound(np.array([-0.1, -0.2]), gamma=0.5, sigma_max=0.8).passed
+    False
+    """
+    logs = np.asarray(log10_norm, dtype=float)
+    k = np.arange(1, len(logs) + 1)
+    bound = log10_bound(gamma, sigma_max, len(logs))
+    with np.errstate(invalid="ignore"):
+        excess = np.where(logs == -np.inf, -np.inf, logs - bound - k * math.log10(1 + rtol))
+    worst = float(np.max(excess)) if len(logs) else -math.inf
+    passed = bool(worst <= 0.0)
+    where = int(np.argmax(excess)) + 1 if len(logs) else 0
+    detail = f"bound (gamma*sigma_max)^k with gamma={gamma:g}, sigma_max={sigma_max:g}: " + (
+        "holds for every k" if passed else f"exceeded by {worst:.3g} decades at k={where}"
+    )
+    return CheckResult(passed, max(worst, 0.0), rtol, detail)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the conditions guarantee and what the measurement shows.
+
+    ``vanishing_guaranteed`` is the sufficient condition
+    ``gamma sigma_max < 1``; ``exploding_possible`` the necessary condition
+    ``sigma_max > 1/gamma`` (necessary, not sufficient); both are false when
+    ``gamma sigma_max`` is 1 to within ``RTOL``.  ``measured`` reads
+    the decay rate: neutral when the norm changes by less than a factor 10
+    over the whole horizon.
+    """
+
+    gamma_sigma_max: float
+    vanishing_guaranteed: bool
+    exploding_possible: bool
+    decay_rate: float
+    measured: str
+    summary: str
+
+    def as_dict(self) -> dict:
+        """JSON-ready fields (a non-finite rate becomes ``None``)."""
+        rate = self.decay_rate if math.isfinite(self.decay_rate) else None
+        return {
+            "gamma_sigma_max": self.gamma_sigma_max,
+            "vanishing_guaranteed": self.vanishing_guaranteed,
+            "exploding_possible": self.exploding_possible,
+            "decay_rate": rate,
+            "measured": self.measured,
+            "summary": self.summary,
+        }
+
+
+def verdict(gamma: float, sigma_max: float, log10_norm: np.ndarray) -> Verdict:
+    """Combine the sufficient and necessary conditions with the measured rate.
+
+    Examples
+    --------
+    >>> v = verdict(1.0, 0.9, np.log10(0.8) * np.arange(1, 101))
+    >>> v.vanishing_guaranteed, v.measured
+    (True, 'vanishing')
+    >>> print(v.summary)
+    vanishing guaranteed: gamma*sigma_max = 0.9 < 1; measured: vanishing, -0.09691 decades per step
+    """
+    gs = float(gamma) * float(sigma_max)
+    rate = decay_rate(log10_norm)
+    steps = len(log10_norm)
+    if rate * steps <= -1.0:
+        measured = "vanishing"
+    elif rate * steps >= 1.0:
+        measured = "exploding"
+    else:
+        measured = "neutral"
+    # sigma_max carries rounding error, so a value within RTOL of 1 is 1:
+    # claiming a guarantee there would rest on the last bit of an SVD.
+    below, above = gs < 1.0 - RTOL, gs > 1.0 + RTOL
+    if below:
+        condition = f"vanishing guaranteed: gamma*sigma_max = {gs:.4g} < 1"
+    elif above:
+        condition = f"exploding possible, not implied: gamma*sigma_max = {gs:.4g} > 1"
+    else:
+        condition = "borderline: gamma*sigma_max = 1, no explosion, vanishing not guaranteed"
+    if rate == -math.inf:
+        zero_at = int(np.argmax(np.asarray(log10_norm) == -np.inf)) + 1
+        observed = f"vanishing, the product is exactly zero from k = {zero_at} on"
+    else:
+        observed = f"{measured}, {rate:.4g} decades per step"
+    summary = f"{condition}; measured: {observed}"
+    return Verdict(gs, below, above, rate, measured, summary)

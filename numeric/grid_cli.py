@@ -1,0 +1,235 @@
+"""``gradproof flow gridlstm``: gradient flow through the 2D Grid LSTM.
+
+:func:`add_gridlstm_arguments` adds the Grid LSTM's options to a parser
+(with ``common=True`` also the options ``flow`` shares with the RNN, for a
+parser of its own); :func:`run_gridlstm_flow` validates them, runs the model
+on random or file weights and returns the JSON-ready result;
+:func:`format_gridlstm_flow` prints it as a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+import numpy as np
+
+from symbolic.grid_lstm import OUTPUT_FORMS, PRIORITIES
+
+from .errors import GradproofInputError
+from .flow import decay_rate
+from .grid import (
+    compile_grid,
+    depth_flow_map,
+    grid_model,
+    load_grid_weights,
+    random_grid_weights,
+    time_flow,
+)
+from .grid_figures import plot_depth_flow
+from .plots import check_plot_path
+from .weights import load_inputs, random_inputs
+
+__all__ = [
+    "GRIDLSTM_DEFAULTS",
+    "add_gridlstm_arguments",
+    "format_gridlstm_flow",
+    "run_gridlstm_flow",
+]
+
+#: Defaults of the random-weights options.
+GRIDLSTM_DEFAULTS = {"hidden": 16, "input": 4, "layers": 4, "scale": 1.0, "steps": 20}
+
+
+def add_gridlstm_arguments(parser: argparse.ArgumentParser, *, common: bool = False) -> None:
+    """Add ``--layers --tied --output-form --priority`` (and, with ``common``, the rest).
+
+    Examples
+    --------
+    >>> parser = argparse.ArgumentParser()
+    >>> add_gridlstm_arguments(parser, common=True)
+    >>> args = parser.parse_args(["--hidden", "3", "--layers", "2", "--priority", "depth"])
+    >>> args.hidden, args.layers, args.priority, args.output_form
+    (3, 2, 'depth', 'paper')
+    """
+    parser.add_argument("--layers", type=int, help="gridlstm: layers L (default 4)")
+    parser.add_argument(
+        "--tied", action="store_true", help="gridlstm: one weight set shared by all layers"
+    )
+    parser.add_argument(
+        "--output-form",
+        choices=sorted(OUTPUT_FORMS),
+        default="paper",
+        help="gridlstm: h' = tanh(o*m') (paper, default) or o*tanh(m') (standard)",
+    )
+    parser.add_argument(
+        "--priority",
+        choices=PRIORITIES,
+        default="none",
+        help="gridlstm: depth reads the new time hidden vector (depth) or not (none)",
+    )
+    if not common:
+        return
+    parser.add_argument("--hidden", type=int, help="random weights: hidden size d (default 16)")
+    parser.add_argument("--input", type=int, help="random weights: input size k (default 4)")
+    parser.add_argument("--scale", type=float, help="random weights: weight scale (default 1)")
+    parser.add_argument("--weights", metavar="F.npz", help="Grid LSTM weights file")
+    parser.add_argument("--steps", type=int, help="T standard-normal inputs (default 20)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of random weights and inputs")
+    parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    parser.add_argument("--plot", metavar="FILE", help="heat map (.png, .pdf or .svg)")
+
+
+def _finite_or_none(values) -> list[float | None]:
+    return [float(v) if math.isfinite(v) else None for v in np.asarray(values, dtype=float)]
+
+
+def _measured(rate: float, span: int) -> str:
+    if rate * span <= -1.0:
+        return "vanishing"
+    if rate * span >= 1.0:
+        return "exploding"
+    return "neutral"
+
+
+def run_gridlstm_flow(args: argparse.Namespace) -> dict:
+    """Run ``flow gridlstm`` and return its JSON-ready result.
+
+    Keys: ``cell, hidden, input, layers, steps, tied, output_form, priority,
+    gamma, sigma_max, spectral_radius, log10_norm, log10_bound, verdict,
+    log10_norm_depth, depth_slope``.  ``log10_norm[k-1]`` is
+    ``log10 ||ds_T/ds_{T-k}||_2`` for the time state (per layer, bottom first,
+    ``[h^T; m^T]``); ``log10_norm_depth[l]`` is
+    ``log10 ||dh^D_{T,L}/dh^D_{T,l}||_2``, l = 0..L-1.  No norm bound is known
+    for gated cells, so ``gamma``, ``spectral_radius`` and ``log10_bound`` are
+    null; ``sigma_max`` is the largest singular value of the time-recurrent
+    weight blocks ``weight_time[:, :d]`` over layers.
+
+    Examples
+    --------
+    >>> parser = argparse.ArgumentParser()
+    >>> add_gridlstm_arguments(parser, common=True)
+    >>> args = parser.parse_args(["--hidden", "3", "--input", "2", "--layers", "2",
+    ...                           "--steps", "4"])
+    >>> result = run_gridlstm_flow(args)
+    >>> result["cell"], len(result["log10_norm"]), len(result["log10_norm_depth"])
+    ('gridlstm', 4, 2)
+    """
+    for flag in ("layer", "init", "h0"):
+        if getattr(args, flag, None) is not None:
+            raise GradproofInputError(f"--{flag} does not apply to gridlstm; drop it")
+    if getattr(args, "plot", None):
+        check_plot_path(args.plot)
+    model = grid_model("gridlstm", output_form=args.output_form, priority=args.priority)
+    seed = getattr(args, "seed", 0) or 0
+    if getattr(args, "weights", None) is not None:
+        if getattr(args, "scale", None) is not None:
+            raise GradproofInputError("--scale describes random weights; drop it with --weights")
+        weights = load_grid_weights(
+            args.weights,
+            model,
+            layers=args.layers,
+            hidden=args.hidden,
+            input_size=args.input,
+            tied=args.tied,
+        )
+    else:
+
+        def value(name: str):
+            given = getattr(args, name, None)
+            return GRIDLSTM_DEFAULTS[name] if given is None else given
+
+        weights = random_grid_weights(
+            model,
+            value("hidden"),
+            value("input"),
+            value("layers"),
+            tied=args.tied,
+            scale=value("scale"),
+            seed=seed,
+        )
+    if getattr(args, "inputs", None) is not None:
+        inputs = load_inputs(args.inputs, weights.input_size)
+    else:
+        steps = getattr(args, "steps", None)
+        inputs = random_inputs(
+            GRIDLSTM_DEFAULTS["steps"] if steps is None else steps, weights.input_size, seed
+        )
+    grid = compile_grid(model, weights.hidden)
+    flow = time_flow(grid, weights, inputs)
+    depth = depth_flow_map(grid, weights, inputs)
+    d = weights.hidden
+    sigma_max = max(
+        float(np.linalg.norm(weights.layer("weight_time", j)[:, :d], 2))
+        for j in range(weights.layers)
+    )
+    rate = decay_rate(flow.log10_norm)
+    measured = _measured(rate, flow.steps)
+    depth_rate = depth.depth_slope
+    if getattr(args, "plot", None):
+        plot_depth_flow(
+            args.plot,
+            {model.cell.title: depth},
+            f"hidden {d}, {weights.layers} layers, T = {flow.steps}",
+        )
+    return {
+        "cell": "gridlstm",
+        "hidden": d,
+        "input": weights.input_size,
+        "layers": weights.layers,
+        "steps": flow.steps,
+        "tied": weights.tied,
+        "output_form": args.output_form,
+        "priority": args.priority,
+        "gamma": None,
+        "sigma_max": sigma_max,
+        "spectral_radius": None,
+        "log10_norm": _finite_or_none(flow.log10_norm),
+        "log10_bound": None,
+        "verdict": {
+            "decay_rate": rate if math.isfinite(rate) else None,
+            "measured": measured,
+            "summary": f"no norm bound for gated cells; measured along time: {measured}, "
+            f"{rate:.4g} decades per step",
+        },
+        "log10_norm_depth": _finite_or_none(depth.log10_norm_depth),
+        "depth_slope": depth_rate if math.isfinite(depth_rate) else None,
+    }
+
+
+def format_gridlstm_flow(result: dict) -> str:
+    """The result of :func:`run_gridlstm_flow` as text for a terminal.
+
+    Examples
+    --------
+    >>> print(format_gridlstm_flow({"hidden": 2, "layers": 1, "steps": 1, "tied": False,
+    ...     "output_form": "paper", "priority": "none", "sigma_max": 1.0,
+    ...     "log10_norm": [-0.5], "log10_norm_depth": [-0.25], "depth_slope": 0.25,
+    ...     "verdict": {"summary": "s"}}))
+    gridlstm, hidden 2, layers 1, steps 1, untied, output form paper, priority none
+    sigma_max(time-recurrent blocks) 1
+           k    log10 ||ds_T/ds_{T-k}||
+           1                  -0.500000
+           l  log10 ||dh^D_{T,L}/dh^D_{T,l}||
+           0                  -0.250000
+    depth: slope of log10_norm_depth 0.25 decades per layer
+    verdict: s
+    """
+    r = result
+    lines = [
+        f"gridlstm, hidden {r['hidden']}, layers {r['layers']}, steps {r['steps']}, "
+        f"{'tied' if r['tied'] else 'untied'}, output form {r['output_form']}, "
+        f"priority {r['priority']}",
+        f"sigma_max(time-recurrent blocks) {r['sigma_max']:.6g}",
+        f"{'k':>8}    log10 ||ds_T/ds_{{T-k}}||",
+    ]
+    for k, v in enumerate(r["log10_norm"], start=1):
+        lines.append(f"{k:>8}  {'-inf' if v is None else f'{v:25.6f}'}")
+    lines.append(f"{'l':>8}  log10 ||dh^D_{{T,L}}/dh^D_{{T,l}}||")
+    for level, v in enumerate(r["log10_norm_depth"]):
+        lines.append(f"{level:>8}  {'-inf' if v is None else f'{v:25.6f}'}")
+    slope = r["depth_slope"]
+    shown = "-inf (the gradient reaches zero)" if slope is None else f"{slope:.4g}"
+    lines.append(f"depth: slope of log10_norm_depth {shown} decades per layer")
+    lines.append(f"verdict: {r['verdict']['summary']}")
+    return "\n".join(lines)

@@ -1,0 +1,60 @@
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from numeric.cli import main
+
+
+def _run(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "numeric.cli", *args], capture_output=True, text=True
+    )
+
+
+def test_derive_rnn_text_marks_every_checked_step(capsys):
+    assert main(["derive", "rnn", "--activation", "sigmoid"]) == 0
+    out = capsys.readouterr().out
+    assert "dh_t/dh_{t-1} = diag(sigmoid'(a_t)) W" in out
+    assert "checked: exact, numeric" in out and "FAILED" not in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["derive", "lstmx"], "invalid choice: 'lstmx'"),
+        (["derive", "rnn", "--activation", "softsign"], "invalid choice: 'softsign'"),
+        (["derive", "rnn", "--format", "html"], "invalid choice: 'html'"),
+        (["derive", "rnn", "--standalone"], "--standalone needs --format latex"),
+        (["derive"], "the following arguments are required: cell"),
+        (["nosuchcommand"], "invalid choice"),
+    ],
+)
+def test_user_errors_are_one_line_and_exit_2(args, message):
+    done = _run(*args)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="no pdflatex installed")
+def test_standalone_latex_compiles(tmp_path):
+    done = _run("derive", "rnn", "--format", "latex", "--standalone")
+    assert done.returncode == 0
+    (tmp_path / "rnn.tex").write_text(done.stdout)
+    pdf = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "rnn.tex"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert pdf.returncode == 0, pdf.stdout[-2000:]
+
+
+def test_derive_is_deterministic():
+    assert (
+        _run("derive", "rnn", "--format", "latex").stdout
+        == _run("derive", "rnn", "--format", "latex").stdout
+    )

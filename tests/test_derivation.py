@@ -1,0 +1,58 @@
+import pytest
+import sympy as sp
+
+from symbolic.activations import activation
+from symbolic.cells import elman_rnn
+from symbolic.derivation import (
+    ActivationBoundClaim,
+    ChainClaim,
+    Derivation,
+    EqualityClaim,
+    InductionClaim,
+    JacobianClaim,
+    Step,
+    verify_exact,
+)
+from symbolic.jacobians import step_jacobian
+
+
+def test_jacobian_claim_passes_for_the_derived_form_and_fails_for_a_wrong_one():
+    rnn = elman_rnn("sigmoid")
+    h, h_prev = rnn.new_state_symbols[0], rnn.state_symbols[0]
+    assert JacobianClaim(rnn, h, h_prev, step_jacobian(rnn)).check_exact().passed
+    wrong = JacobianClaim(rnn, h, h_prev, rnn.params[0])
+    outcome = wrong.check_exact()
+    assert not outcome.passed and "size 2" in outcome.detail
+
+
+def test_chain_claim_checks_the_unrolled_map():
+    assert ChainClaim(elman_rnn("tanh")).check_exact().passed
+
+
+def test_activation_bound_claim_catches_a_wrong_gamma():
+    tanh = activation("tanh")
+    assert ActivationBoundClaim(tanh, 1).check_exact().passed
+    assert not ActivationBoundClaim(tanh, sp.Rational(1, 2)).check_exact().passed  # too small
+    assert not ActivationBoundClaim(tanh, 2).check_exact().passed  # holds, but not the supremum
+
+
+def test_induction_claim_proves_powers_and_rejects_a_wrong_formula():
+    N = sp.Symbol("N", integer=True, positive=True)
+    J = sp.ImmutableMatrix([[8, 8], [-6, -6]])
+    assert InductionClaim(J, sp.ImmutableMatrix(2 ** (N - 1) * J), N).check_exact().passed
+    assert not InductionClaim(J, sp.ImmutableMatrix(2**N * J), N).check_exact().passed
+
+
+def test_equality_claim_evaluates_limits():
+    N = sp.Symbol("N", integer=True, positive=True)
+    r = sp.Symbol("r", positive=True)
+    assert EqualityClaim(sp.Limit((1 / (1 + r)) ** N, N, sp.oo), 0).check_exact().passed
+    assert not EqualityClaim(sp.Limit((1 + r) ** N, N, sp.oo), 0).check_exact().passed
+
+
+def test_steps_validate_their_relation_and_definitions_carry_no_check():
+    x = sp.Symbol("x")
+    with pytest.raises(ValueError, match="relation"):
+        Step(x, "==", x, "bad")
+    d = Derivation("t", (Step(x, ":=", 1, "definition"),))
+    assert verify_exact(d) == [[]]

@@ -1,0 +1,288 @@
+"""The flow engine: products, log space, the bound, streaming, and PyTorch parity."""
+
+import math
+import tracemalloc
+
+import mpmath
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from numeric import flow as flow_module
+from numeric import spectral
+from numeric.check import FD_RTOL, RTOL, check_jacobian
+from numeric.compile import compile_cell
+from numeric.errors import GradproofInputError
+from numeric.flow import (
+    backward_step_jacobians,
+    chain_log10_norms,
+    check_bound,
+    decay_rate,
+    gradient_flow,
+    log10_bound,
+    verdict,
+)
+from symbolic.cells import elman_rnn
+
+
+def _rnn_params(n, m, scale, seed, orthogonal=False):
+    rng = np.random.default_rng(seed)
+    W = rng.standard_normal((n, n))
+    if orthogonal:
+        W = np.linalg.qr(W)[0]
+    W *= scale / np.linalg.norm(W, 2)
+    return {"W": W, "U": rng.standard_normal((n, m)), "b": 0.1 * rng.standard_normal(n)}
+
+
+def _numpy_products(params, inputs, act):
+    """``ds_T/ds_{T-k}`` for every k, by hand: forward, then J_T J_{T-1} ... ."""
+    W, U, b = params["W"], params["U"], params["b"]
+    h = np.zeros(len(W))
+    jacobians = []
+    for x in inputs:
+        a = W @ h + U @ x + b
+        h = np.tanh(a) if act == "tanh" else np.maximum(a, 0)
+        slope = 1 - h**2 if act == "tanh" else (a > 0).astype(float)
+        jacobians.append(slope[:, None] * W)
+    P, products = np.eye(len(W)), []
+    for J in reversed(jacobians):
+        P = P @ J
+        products.append(P)
+    return products
+
+
+def _orthogonal_chain(n, steps, factor, seed, chunk):
+    """Chunks of ``factor * Q_t`` with random orthogonal ``Q_t``: norms are ``factor^k``."""
+    rng = np.random.default_rng(seed)
+    for start in range(0, steps, chunk):
+        size = min(chunk, steps - start)
+        yield factor * np.linalg.qr(rng.standard_normal((size, n, n)))[0]
+
+
+@pytest.mark.parametrize("act", ["tanh", "relu"])
+@pytest.mark.parametrize("chunk", [None, 1, 3])
+def test_flow_equals_a_direct_numpy_product(act, chunk):
+    params = _rnn_params(4, 2, scale=1.3, seed=0)
+    inputs = np.random.default_rng(1).standard_normal((10, 2))
+    flow = gradient_flow(elman_rnn(act), params, inputs, matrices=True, chunk=chunk)
+    expected = _numpy_products(params, inputs, act)
+    for k, P in enumerate(expected, start=1):
+        np.testing.assert_allclose(flow.product(k), P, rtol=RTOL, atol=RTOL * np.abs(P).max())
+    np.testing.assert_allclose(
+        flow.log10_norm, [np.log10(np.linalg.norm(P, 2)) for P in expected], rtol=RTOL
+    )
+
+
+def test_flow_equals_finite_differences_and_catches_a_wrong_order():
+    cell = elman_rnn("tanh")
+    params = _rnn_params(3, 2, scale=1.1, seed=2)
+    inputs = np.random.default_rng(3).standard_normal((6, 2))
+    cc = compile_cell(cell, n=3, m=2)
+    states = [np.zeros(3)]
+    for x in inputs:
+        states.append(cc.step(states[-1], x, params))
+    flow = gradient_flow(cc, params, inputs, matrices=True)
+    T = len(inputs)
+    step_jacobians = [cc.jacobian(states[t - 1], inputs[t - 1], params) for t in range(1, T + 1)]
+    for k in range(1, T + 1):
+
+        def run(s, k=k):
+            for x in inputs[T - k :]:
+                s = cc.step(s, x, params)
+            return s
+
+        assert check_jacobian(run, flow.product(k), states[T - k]).passed
+        if k > 1:
+            # The reversed product (J_{T-k+1} ... J_T) is what a wrong chain rule gives.
+            wrong = np.linalg.multi_dot(step_jacobians[T - k :])
+            assert not check_jacobian(run, wrong, states[T - k], rtol=FD_RTOL).passed
+
+
+def test_log_space_matches_mpmath_at_ten_thousand_steps():
+    steps = 10_000
+    for factor in (0.9, 1.1):
+        logs = chain_log10_norms(_orthogonal_chain(3, steps, factor, seed=4, chunk=512))
+        exact = [float(k * mpmath.log10(mpmath.mpf(factor))) for k in (1, 5000, steps)]
+        np.testing.assert_allclose(logs[[0, 4999, steps - 1]], exact, rtol=RTOL)
+        assert np.all(np.isfinite(logs))
+    assert logs[-1] == pytest.approx(414.0, abs=0.1)
+
+
+def test_full_engine_reaches_minus_457_at_ten_thousand_steps():
+    # Zero inputs, biases and state keep tanh at its linear point: J_t = W = 0.9 Q.
+    n = 3
+    Q = np.linalg.qr(np.random.default_rng(5).standard_normal((n, n)))[0]
+    params = {"W": 0.9 * Q, "U": np.zeros((n, 1)), "b": np.zeros(n)}
+    flow = gradient_flow(elman_rnn("tanh"), params, np.zeros((10_000, 1)))
+    exact = float(10_000 * mpmath.log10(mpmath.mpf(0.9)))
+    assert flow.log10_norm[-1] == pytest.approx(exact, rel=RTOL)
+    assert flow.log10_norm[-1] == pytest.approx(-457.5749, abs=1e-4)
+
+
+def test_diagonal_chain_whose_leading_entry_changes_matches_mpmath(monkeypatch):
+    # Force Lanczos (with its warm start) onto small matrices; the leading
+    # diagonal entry switches along the chain, so a warm start is orthogonal
+    # to the answer unless the dither rescues it.
+    monkeypatch.setattr(spectral, "EXACT_BELOW", 1)
+    rng = np.random.default_rng(6)
+    steps, n = 10_000, 3
+    diag = rng.uniform(0.6, 1.05, size=(steps, n))
+    diag[: steps // 2, 0] *= 1.02
+    chunks = (
+        np.stack([np.diag(d) for d in diag[s : s + 1000][::-1]]) for s in range(0, steps, 1000)
+    )
+    logs = chain_log10_norms(reversed(list(chunks)))
+    sums = [mpmath.mpf(0)] * n
+    exact = []
+    with mpmath.workdps(40):
+        for d in diag[::-1]:
+            sums = [
+                acc + mpmath.log10(mpmath.mpf(float(v))) for acc, v in zip(sums, d, strict=True)
+            ]
+            exact.append(float(max(sums)))
+    np.testing.assert_allclose(logs, exact, rtol=RTOL, atol=RTOL)
+
+
+def test_random_chain_below_float64_range_matches_mpmath():
+    rng = np.random.default_rng(7)
+    steps, n = 300, 3
+    jacobians = 0.05 * rng.standard_normal((steps, n, n))
+    logs = chain_log10_norms([jacobians.copy()])
+    assert logs[-1] < -320  # the plain float64 product would be zero
+    with mpmath.workdps(50):
+        P = mpmath.eye(n)
+        for k, J in enumerate(jacobians, start=1):
+            P = P * mpmath.matrix(J.tolist())
+            top = max(mpmath.eigsy(P.T * P, eigvals_only=True))
+            assert logs[k - 1] == pytest.approx(float(mpmath.log10(top) / 2), rel=RTOL, abs=RTOL)
+
+
+def test_streaming_equals_matrices_mode_and_chunks_are_bounded():
+    params = _rnn_params(5, 2, scale=1.2, seed=8)
+    inputs = np.random.default_rng(9).standard_normal((50, 2))
+    full = gradient_flow(elman_rnn("tanh"), params, inputs, matrices=True)
+    for chunk in (1, 7, 50, 64):
+        streamed = gradient_flow(elman_rnn("tanh"), params, inputs, chunk=chunk)
+        assert streamed.mantissa is None
+        np.testing.assert_allclose(streamed.log10_norm, full.log10_norm, rtol=RTOL)
+        np.testing.assert_allclose(streamed.final_state, full.final_state, rtol=RTOL)
+    cc = compile_cell(elman_rnn("tanh"), n=5, m=2)
+    sizes = [len(c) for c in backward_step_jacobians(cc, params, inputs, np.zeros(5), chunk=7)]
+    assert max(sizes) == 7 and sum(sizes) == 50
+
+
+def test_norms_only_memory_does_not_grow_with_the_horizon():
+    params = _rnn_params(40, 2, scale=1.0, seed=10)
+    cell = elman_rnn("tanh")
+    peaks = []
+    for steps in (300, 3000):
+        inputs = np.random.default_rng(11).standard_normal((steps, 2))
+        gradient_flow(cell, params, inputs[:2], chunk=16)  # compile outside the measurement
+        tracemalloc.start()
+        gradient_flow(cell, params, inputs, chunk=16)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    # Ten times the horizon: only the checkpoints and the T log-norms grow.
+    assert peaks[1] < 1.5 * peaks[0]
+
+
+def test_exactly_zero_product_gives_minus_infinity():
+    # ReLU with every pre-activation negative: every step Jacobian is zero.
+    params = {"W": np.eye(2), "U": np.zeros((2, 1)), "b": -np.ones(2)}
+    flow = gradient_flow(elman_rnn("relu"), params, np.zeros((4, 1)), matrices=True)
+    assert np.all(flow.log10_norm == -np.inf)
+    assert not flow.product(3).any()
+    assert decay_rate(flow.log10_norm) == -math.inf
+    assert "exactly zero from k = 1" in verdict(1.0, 1.0, flow.log10_norm).summary
+
+
+@settings(deadline=None, max_examples=12, derandomize=True)
+@given(
+    n=st.integers(2, 6),
+    scale=st.floats(0.2, 2.0),
+    act=st.sampled_from(["tanh", "relu"]),
+    steps=st.integers(1, 30),
+    seed=st.integers(0, 2**16),
+)
+def test_bound_holds_on_random_networks(n, scale, act, steps, seed):
+    params = _rnn_params(n, 2, scale, seed)
+    inputs = np.random.default_rng(seed + 1).standard_normal((steps, 2))
+    flow = gradient_flow(elman_rnn(act), params, inputs)
+    assert check_bound(flow.log10_norm, 1.0, scale).passed
+
+
+def test_wrong_gamma_is_caught_near_the_linear_regime():
+    params = _rnn_params(4, 2, scale=0.9, seed=12, orthogonal=True)
+    params["b"] = np.zeros(4)
+    inputs = 1e-3 * np.random.default_rng(13).standard_normal((40, 2))
+    flow = gradient_flow(elman_rnn("tanh"), params, inputs)
+    assert check_bound(flow.log10_norm, gamma=1.0, sigma_max=0.9).passed
+    wrong = check_bound(flow.log10_norm, gamma=0.5, sigma_max=0.9)
+    assert not wrong.passed and "exceeded" in wrong.detail
+
+
+def test_bound_and_verdict_conditions():
+    np.testing.assert_allclose(log10_bound(0.25, 2.0, 3), np.log10(0.5) * np.arange(1, 4))
+    assert np.all(log10_bound(1.0, 0.0, 2) == -np.inf)
+    explode = verdict(1.0, 1.2, 0.05 * np.arange(1, 101))
+    assert (explode.vanishing_guaranteed, explode.exploding_possible) == (False, True)
+    assert explode.measured == "exploding"
+    flat = verdict(1.0, 1.0 - 1e-15, np.full(10, -0.05))
+    assert flat.measured == "neutral"
+    assert not flat.exploding_possible and not flat.vanishing_guaranteed
+
+
+def test_bad_inputs_to_the_engine():
+    params = _rnn_params(3, 2, 1.0, seed=0)
+    cell = elman_rnn("tanh")
+    with pytest.raises(GradproofInputError, match="expected \\(T, in\\)"):
+        gradient_flow(cell, params, np.zeros((0, 2)))
+    with pytest.raises(GradproofInputError, match="NaN or inf"):
+        gradient_flow(cell, params, np.full((3, 2), np.nan))
+    with pytest.raises(GradproofInputError, match="initial state has shape"):
+        gradient_flow(cell, params, np.zeros((3, 2)), s0=np.zeros(4))
+    with pytest.raises(GradproofInputError, match="parameter 'U' has shape"):
+        gradient_flow(cell, {**params, "U": np.zeros((4, 2))}, np.zeros((3, 2)))
+    huge = {**params, "W": 1e3 * np.eye(3), "b": np.ones(3)}
+    with pytest.raises(GradproofInputError, match="left float64"):
+        gradient_flow(elman_rnn("relu"), huge, np.zeros((200, 2)))
+
+
+def test_matrices_mode_refuses_what_does_not_fit(monkeypatch):
+    monkeypatch.setattr(flow_module, "MATRIX_BYTES", 1000)
+    params = _rnn_params(3, 2, 1.0, seed=0)
+    with pytest.raises(GradproofInputError, match="norms-only"):
+        gradient_flow(elman_rnn("tanh"), params, np.zeros((100, 2)), matrices=True)
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_flow_matches_torch_autograd_on_an_rnncell(nonlinearity):
+    torch = pytest.importorskip("torch")
+    from numeric.weights import torch_weights
+
+    torch.manual_seed(0)
+    module = torch.nn.RNNCell(3, 5, nonlinearity=nonlinearity, dtype=torch.float64)
+    state = {k: v.detach().numpy() for k, v in module.state_dict().items()}
+    tw = torch_weights(state, "rnn")
+    inputs = np.random.default_rng(14).standard_normal((8, 3))
+    h0 = np.random.default_rng(15).standard_normal(5)
+    flow = gradient_flow(elman_rnn(nonlinearity), tw.params, inputs, h0, matrices=True)
+    xs = torch.as_tensor(inputs)
+    with torch.no_grad():
+        hs = [torch.as_tensor(h0)]
+        for x in xs:
+            hs.append(module(x, hs[-1]))
+    np.testing.assert_allclose(flow.final_state, hs[-1].numpy(), rtol=RTOL)
+    T = len(inputs)
+    for k in range(1, T + 1):
+
+        def run(h, k=k):
+            for x in xs[T - k :]:
+                h = module(x, h)
+            return h
+
+        expected = torch.autograd.functional.jacobian(run, hs[T - k]).numpy()
+        np.testing.assert_allclose(
+            flow.product(k), expected, rtol=RTOL, atol=RTOL * np.abs(expected).max()
+        )

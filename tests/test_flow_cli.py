@@ -1,0 +1,196 @@
+"""``gradproof flow`` and ``gradproof sweep``: output, files, and every bad input."""
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+from numeric.check import RTOL
+from numeric.cli import main
+from numeric.errors import GradproofInputError
+from numeric.flow_cli import add_flow_parser, add_sweep_parser, parse_scales
+
+FLOW_KEYS = {
+    "cell",
+    "hidden",
+    "steps",
+    "gamma",
+    "sigma_max",
+    "spectral_radius",
+    "log10_norm",
+    "log10_bound",
+    "verdict",
+}
+
+
+def run(argv):
+    parser = argparse.ArgumentParser(prog="gradproof")
+    commands = parser.add_subparsers(dest="command", required=True)
+    add_flow_parser(commands)
+    add_sweep_parser(commands)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def run_json(argv, capsys):
+    assert run([*argv, "--json"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    return json.loads(out)
+
+
+def _weights_file(path, W, U, b, suffix=""):
+    state = {
+        f"weight_hh{suffix}": W,
+        f"weight_ih{suffix}": U,
+        f"bias_ih{suffix}": b,
+        f"bias_hh{suffix}": np.zeros_like(b),
+    }
+    np.savez(path, **state)
+    return str(path)
+
+
+def test_flow_json_has_the_documented_keys_and_the_bound_holds(capsys):
+    report = run_json(["flow", "rnn", "--hidden", "6", "--scale", "0.8", "--steps", "40"], capsys)
+    assert set(report) == FLOW_KEYS
+    assert (report["cell"], report["hidden"], report["steps"], report["gamma"]) == (
+        "rnn",
+        6,
+        40,
+        1.0,
+    )
+    assert report["sigma_max"] == pytest.approx(0.8, rel=RTOL)
+    assert 0 <= report["spectral_radius"] <= report["sigma_max"] * (1 + RTOL)
+    norms, bound = np.array(report["log10_norm"]), np.array(report["log10_bound"])
+    assert norms.shape == bound.shape == (40,)
+    assert np.all(norms <= bound + 1e-9)
+    np.testing.assert_allclose(bound, np.log10(0.8) * np.arange(1, 41), rtol=RTOL)
+    verdict = report["verdict"]
+    assert verdict["vanishing_guaranteed"] and verdict["measured"] == "vanishing"
+    assert verdict["decay_rate"] < 0
+
+
+def test_flow_text_table_and_verdict(capsys):
+    argv = ["flow", "rnn", "--activation", "relu", "--hidden", "5", "--steps", "20"]
+    assert run([*argv, "--scale", "1.5"]) == 0
+    out = capsys.readouterr().out
+    assert "Elman RNN (relu)" in out and "log10 bound" in out
+    assert out.strip().splitlines()[-1].startswith("verdict: exploding possible, not implied")
+    # sigma_max is rescaled to 1 up to rounding: no guarantee may rest on that last bit.
+    assert run(argv) == 0
+    assert "verdict: borderline: gamma*sigma_max = 1" in capsys.readouterr().out
+
+
+def test_flow_from_weight_inputs_and_h0_files(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    W = 0.5 * np.linalg.qr(rng.standard_normal((3, 3)))[0]
+    weights = _weights_file(tmp_path / "w.npz", W, rng.standard_normal((3, 2)), np.zeros(3), "_l1")
+    np.save(tmp_path / "x.npy", rng.standard_normal((7, 2)))
+    np.save(tmp_path / "h0.npy", rng.standard_normal(3))
+    argv = [
+        "flow",
+        "rnn",
+        "--weights",
+        weights,
+        "--layer",
+        "1",
+        "--inputs",
+        str(tmp_path / "x.npy"),
+    ]
+    report = run_json([*argv, "--h0", str(tmp_path / "h0.npy")], capsys)
+    assert (report["hidden"], report["steps"]) == (3, 7)
+    assert report["sigma_max"] == pytest.approx(0.5, rel=RTOL)
+    assert report["spectral_radius"] == pytest.approx(0.5, rel=RTOL)
+
+
+def test_exactly_zero_gradients_are_null_in_valid_json(tmp_path, capsys):
+    weights = _weights_file(tmp_path / "w.npz", np.eye(2), np.zeros((2, 1)), -np.ones(2))
+    report = run_json(["flow", "rnn", "--activation", "relu", "--weights", weights], capsys)
+    assert report["log10_norm"] == [None] * 100
+    assert report["verdict"]["decay_rate"] is None
+    assert report["verdict"]["measured"] == "vanishing"
+
+
+@pytest.mark.parametrize("suffix", ["png", "pdf", "svg"])
+def test_plots_are_deterministic_and_written_atomically(tmp_path, suffix, capsys):
+    paths = [tmp_path / f"a.{suffix}", tmp_path / f"b.{suffix}"]
+    for path in paths:
+        assert run(["flow", "rnn", "--hidden", "4", "--steps", "30", "--plot", str(path)]) == 0
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [p.name for p in paths]
+    capsys.readouterr()
+
+
+def test_sweep_json_progress_and_plot(tmp_path, capsys):
+    plot = tmp_path / "sweep.png"
+    argv = ["sweep", "rnn", "--scales", "0.5:1.5:3", "--steps", "30", "--seeds", "2"]
+    report = run_json([*argv, "--hidden", "4", "--plot", str(plot)], capsys)
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    np.testing.assert_allclose(report["gamma_sigma_max"], [0.5, 1.0, 1.5])
+    rates = np.array(report["decay_rate"])
+    assert rates.shape == (3, 2)
+    # The bound caps every measured rate (with the per-step rounding allowance).
+    assert np.all(rates <= np.array(report["bound_rate"])[:, None] + 1e-9)
+    np.testing.assert_allclose(report["mean_decay_rate"], rates.mean(axis=1), rtol=RTOL)
+    assert run([*argv, "--hidden", "4"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.count("sweep ") == 6 and "sweep 6/6" in captured.err
+    assert "below gamma*sigma_max = 1 vanishing is guaranteed" in captured.out
+
+
+def test_parse_scales():
+    np.testing.assert_allclose(parse_scales("0.5:1.5:11")[[0, 5, 10]], [0.5, 1.0, 1.5])
+    for text in ("1:2", "a,b", "1:2:0", "0,1", "-1:1:3"):
+        with pytest.raises(GradproofInputError, match="--scales"):
+            parse_scales(text)
+
+
+def _bad_cases(tmp):
+    weights = _weights_file(tmp / "w.npz", np.eye(3), np.ones((3, 2)), np.zeros(3))
+    nan_weights = _weights_file(
+        tmp / "nan.npz", np.full((3, 3), np.nan), np.ones((3, 2)), np.zeros(3)
+    )
+    np.save(tmp / "x_bad.npy", np.zeros((5, 4)))
+    np.save(tmp / "h0_bad.npy", np.zeros(5))
+    return [
+        (["flow", "rnn", "--weights", str(tmp / "missing.npz")], "cannot read weights file"),
+        (["flow", "rnn", "--weights", nan_weights], "contains NaN or inf"),
+        (["flow", "rnn", "--weights", weights, "--hidden", "4"], "drop them when using --weights"),
+        (["flow", "rnn", "--layer", "0"], "pass --weights too"),
+        (["flow", "rnn", "--steps", "0"], "--steps must be a positive integer"),
+        (["flow", "rnn", "--steps", "-5"], "--steps must be a positive integer"),
+        (["flow", "rnn", "--scale", "-1"], "--scale must be a positive number"),
+        (
+            ["flow", "rnn", "--weights", weights, "--inputs", str(tmp / "x_bad.npy")],
+            "expected \\(T, in\\)",
+        ),
+        (
+            ["flow", "rnn", "--hidden", "3", "--h0", str(tmp / "h0_bad.npy")],
+            "expected \\(N,\\) = \\(3,\\)",
+        ),
+        (["flow", "rnn", "--plot", str(tmp / "flow.jpg")], "use a .png, .pdf or .svg"),
+        (["flow", "rnn", "--plot", str(tmp / "no" / "such" / "dir.png")], "cannot write plot"),
+        (["sweep", "rnn", "--scales", "1:2"], "--scales"),
+        (["sweep", "rnn", "--seeds", "0"], "--seeds must be at least 1"),
+        (["sweep", "rnn", "--steps", "0", "--scales", "1"], "--steps must be a positive integer"),
+    ]
+
+
+def test_every_bad_input_raises_and_writes_nothing(tmp_path, capsys):
+    for argv, message in _bad_cases(tmp_path):
+        before = sorted(tmp_path.rglob("*"))
+        if "--plot" not in argv:
+            argv = [*argv, "--plot", str(tmp_path / "out.png")]
+        with pytest.raises(GradproofInputError, match=message) as err:
+            run(argv)
+        assert "\n" not in str(err.value)
+        assert sorted(tmp_path.rglob("*")) == before, argv
+        assert capsys.readouterr().out == "", argv
+
+
+def test_main_turns_bad_input_into_one_line_and_exit_code_2(capsys):
+    assert main(["flow", "rnn", "--steps", "0", "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and captured.err.startswith("gradproof: error: --steps")

@@ -1,0 +1,47 @@
+import shutil
+
+import pytest
+
+from numeric import report
+from numeric.cli import main
+from numeric.errors import GradproofInputError
+
+
+def test_report_without_latex_engine_writes_tex_and_says_so(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(report.shutil, "which", lambda name: None)
+    assert main(["report", "--out", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "no LaTeX engine" in out
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["report.tex", "rnn_flow.pdf"]
+    tex = (tmp_path / "r" / "report.tex").read_text()
+    assert "checked: exact, numeric" in tex and "FAILED" not in tex
+    assert "\\includegraphics" in tex
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="no pdflatex installed")
+def test_report_pdf_is_written_and_byte_identical_across_runs(tmp_path):
+    for name in ("a", "b"):
+        assert main(["report", "--out", str(tmp_path / name)]) == 0
+    for product in ("report.tex", "report.pdf", "rnn_flow.pdf"):
+        assert (tmp_path / "a" / product).read_bytes() == (tmp_path / "b" / product).read_bytes(), (
+            product
+        )
+
+
+def test_out_that_is_a_file_is_refused_without_writing(tmp_path, capsys):
+    target = tmp_path / "taken"
+    target.write_text("keep me")
+    assert main(["report", "--out", str(target)]) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert target.read_text() == "keep me"
+    assert [p.name for p in tmp_path.iterdir()] == ["taken"]
+
+
+def test_a_failing_figure_leaves_no_output(tmp_path, monkeypatch):
+    def broken(path):
+        raise GradproofInputError("figure failed")
+
+    monkeypatch.setattr(report, "SECTIONS", [report.Section("s", lambda: (), (("f.pdf", broken),))])
+    with pytest.raises(GradproofInputError):
+        report.write_report(tmp_path / "r")
+    assert list(tmp_path.iterdir()) == []
