@@ -4,6 +4,15 @@ verification of derivations, gradient flow in real weights, and the CLI.
 
 from .check import check_jacobian
 from .compile import compile_cell, lambdify_matrix
+from .errors import GradproofInputError
+from .flow import gradient_flow
 from .verify import verify
 
-__all__ = ["check_jacobian", "compile_cell", "lambdify_matrix", "verify"]
+__all__ = [
+    "GradproofInputError",
+    "check_jacobian",
+    "compile_cell",
+    "gradient_flow",
+    "lambdify_matrix",
+    "verify",
+]

@@ -281,6 +281,14 @@ class CompiledCell:
         """``ds_t/ds_{t-1}`` at ``(s, x)``, shape ``(..., N, N)``, numerator layout."""
         blocks = self._evaluate(s, x, params)[len(self.state_sizes) :]
         batch = np.shape(s)[:-1]
+        if len(blocks) == 1:
+            # One state vector: the block is the Jacobian.  Callers may write into
+            # the result, so return a fresh array, never a view of a parameter.
+            block, target = blocks[0], batch + blocks[0].shape[-2:]
+            fresh = block.shape == target and not any(
+                np.may_share_memory(block, v) for v in params.values()
+            )
+            return block if fresh else np.broadcast_to(block, target).copy()
         offsets = np.concatenate([[0], np.cumsum(self.state_sizes)])
         out = np.zeros(batch + (self.state_size, self.state_size))
         k = len(self.state_sizes)

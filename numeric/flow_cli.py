@@ -26,8 +26,9 @@ from symbolic.cells import Cell, elman_rnn
 
 from .compile import compile_cell
 from .errors import GradproofInputError
-from .flow import decay_rate, gradient_flow, log10_bound, verdict
+from .flow import gradient_flow, log10_bound, verdict
 from .plots import check_plot_path, plot_flow, plot_sweep
+from .sweep import crossing, decay_rates
 from .weights import (
     INITS,
     cell_sizes,
@@ -271,14 +272,6 @@ def _table_rows(steps: int) -> list[int]:
     return sorted(rows)
 
 
-def _crossing(x: np.ndarray, y: np.ndarray) -> float | None:
-    """First ``x`` where ``y`` turns from negative to non-negative (linear interpolation)."""
-    for i in range(1, len(x)):
-        if y[i - 1] < 0 <= y[i]:
-            return float(x[i - 1] + (x[i] - x[i - 1]) * -y[i - 1] / (y[i] - y[i - 1]))
-    return None
-
-
 def run_sweep(args: argparse.Namespace) -> int:
     """Handler of ``gradproof sweep``; returns the exit code."""
     spec = FLOW_CELLS[args.cell]
@@ -290,25 +283,28 @@ def run_sweep(args: argparse.Namespace) -> int:
     hidden, input_size, init = map(_setting(args), ("hidden", "input", "init"))
     cell = spec.build(args.activation)
     gamma = float(activation(args.activation).gamma)
-    rates = np.empty((len(scales), args.seeds))
-    runs = rates.size
-    for i, scale in enumerate(scales):
-        for seed in range(args.seeds):
-            state = random_state_dict(spec.layout, hidden, input_size, scale, seed, init)
-            tw = torch_weights(state, spec.layout)
-            inputs = random_inputs(args.steps, input_size, seed)
-            flow = gradient_flow(cell, tw.params, inputs)
-            rates[i, seed] = decay_rate(flow.log10_norm)
-            done = i * args.seeds + seed + 1
-            print(
-                f"sweep {done}/{runs}: sigma_max {scale:.4g}, seed {seed}, "
-                f"rate {rates[i, seed]:.4g} decades/step",
-                file=sys.stderr,
-                flush=True,
-            )
+
+    def progress(done: int, total: int, scale: float, seed: int, rate: float) -> None:
+        print(
+            f"sweep {done}/{total}: sigma_max {scale:.4g}, seed {seed}, rate {rate:.4g} decades/step",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    rates = decay_rates(
+        cell,
+        spec.layout,
+        scales,
+        steps=args.steps,
+        seeds=args.seeds,
+        hidden=hidden,
+        input_size=input_size,
+        init=init,
+        progress=progress,
+    )
     gs = gamma * scales
     mean = rates.mean(axis=1)
-    crossing = _crossing(gs, mean)
+    measured = crossing(gs, mean)
     if args.plot:
         title = f"{cell.title}, hidden {hidden}, T = {args.steps}, {args.seeds} seed(s)"
         plot_sweep(args.plot, gs, np.where(np.isfinite(rates), rates, np.nan), title)
@@ -324,7 +320,7 @@ def run_sweep(args: argparse.Namespace) -> int:
             "decay_rate": [_finite_or_none(row) for row in rates],
             "mean_decay_rate": _finite_or_none(mean),
             "bound_rate": np.log10(gs).tolist(),
-            "measured_crossing": crossing,
+            "measured_crossing": measured,
         }
         print(json.dumps(report, allow_nan=False))
         return 0
@@ -335,6 +331,6 @@ def run_sweep(args: argparse.Namespace) -> int:
     for g, r in zip(gs, mean, strict=True):
         guarantee = "vanishing" if g < 1 else "none"
         print(f"{g:16.4f}  {r:12.5f}  {math.log10(g):12.5f}  {guarantee}")
-    where = "not within the range" if crossing is None else f"at gamma*sigma_max = {crossing:.3f}"
+    where = "not within the range" if measured is None else f"at gamma*sigma_max = {measured:.3f}"
     print(f"below gamma*sigma_max = 1 vanishing is guaranteed; the measured rate crosses 0 {where}")
     return 0

@@ -29,9 +29,11 @@ __all__ = [
     "EqualityClaim",
     "InductionClaim",
     "JacobianClaim",
+    "Notation",
     "Outcome",
     "Partial",
     "Step",
+    "horizon_definitions",
     "verify_exact",
 ]
 
