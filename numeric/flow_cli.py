@@ -27,6 +27,7 @@ from symbolic.cells import Cell, elman_rnn
 from .compile import compile_cell
 from .errors import GradproofInputError
 from .flow import gradient_flow, log10_bound, verdict
+from .grid_cli import add_gridlstm_arguments, format_gridlstm_flow, run_gridlstm_flow
 from .plots import check_plot_path, plot_flow, plot_sweep
 from .sweep import crossing, decay_rates
 from .weights import (
@@ -69,6 +70,8 @@ FLOW_CELLS: dict[str, FlowCell] = {
 }
 
 _ACTIVATIONS = ("tanh", "relu")
+#: Options of ``flow gridlstm`` that no other cell takes (argparse attribute names).
+GRID_OPTIONS = ("layers", "tied", "output_form", "priority")
 _DEFAULT_RANDOM = {"hidden": 32, "input": 4, "scale": 1.0, "init": "gaussian"}
 
 
@@ -99,11 +102,9 @@ def parse_scales(text: str) -> np.ndarray:
     return scales
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("cell", choices=sorted(FLOW_CELLS), help="recurrent cell")
-    parser.add_argument(
-        "--activation", choices=_ACTIVATIONS, default="tanh", help="nonlinearity (default tanh)"
-    )
+def _add_common(parser: argparse.ArgumentParser, cells: list[str]) -> None:
+    parser.add_argument("cell", choices=cells, help="recurrent cell")
+    parser.add_argument("--activation", choices=_ACTIVATIONS, help="nonlinearity (default tanh)")
     parser.add_argument("--hidden", type=int, help="random weights: hidden size N (default 32)")
     parser.add_argument("--input", type=int, help="random weights: input size M (default 4)")
     parser.add_argument(
@@ -134,17 +135,18 @@ def add_flow_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
         description="Run a recurrent network forward, then measure the spectral norm of "
         "ds_T/ds_{T-k} for k = 1..T in log space, against (gamma*sigma_max)^k.",
     )
-    _add_common(parser)
+    _add_common(parser, sorted([*FLOW_CELLS, "gridlstm"]))
     parser.add_argument(
-        "--weights", metavar="F.npz", help="PyTorch state_dict saved by numpy.savez"
+        "--weights", metavar="F.npz", help="PyTorch state_dict (gridlstm: its own format)"
     )
     parser.add_argument("--layer", type=int, help="layer K of a multi-layer module (_lK names)")
     parser.add_argument("--scale", type=float, help="random weights: sigma_max(W_hh) (default 1)")
     parser.add_argument("--seed", type=int, default=0, help="seed of random weights and inputs")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--inputs", metavar="F.npy", help="inputs x_1..x_T, shape (T, in)")
-    source.add_argument("--steps", type=int, default=100, help="T standard-normal inputs")
+    source.add_argument("--steps", type=int, help="T standard-normal inputs (default 100)")
     parser.add_argument("--h0", metavar="F.npy", help="initial state, shape (N,); default zeros")
+    add_gridlstm_arguments(parser)
     parser.set_defaults(func=run_flow)
     return parser
 
@@ -169,7 +171,7 @@ def add_sweep_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
         "and inputs, measure the decay rate of ||ds_T/ds_{T-k}|| and set it against "
         "gamma*sigma_max, where vanishing stops being guaranteed at 1.",
     )
-    _add_common(parser)
+    _add_common(parser, sorted(FLOW_CELLS))
     parser.add_argument(
         "--scales", default="0.5:1.5:11", help="sigma_max values, START:STOP:COUNT or a,b,c"
     )
@@ -195,6 +197,18 @@ def _setting(args: argparse.Namespace) -> Callable[[str], object]:
 
 def run_flow(args: argparse.Namespace) -> int:
     """Handler of ``gradproof flow``; returns the exit code."""
+    if args.cell == "gridlstm":
+        if args.activation is not None:
+            raise GradproofInputError("--activation does not apply to gridlstm; drop it")
+        result = run_gridlstm_flow(args)
+        print(json.dumps(result, allow_nan=False) if args.json else format_gridlstm_flow(result))
+        return 0
+    grid_only = [f"--{name.replace('_', '-')}" for name in GRID_OPTIONS if getattr(args, name)]
+    if grid_only:
+        verb, pronoun = ("applies", "it") if len(grid_only) == 1 else ("apply", "them")
+        raise GradproofInputError(f"{', '.join(grid_only)} {verb} only to gridlstm; drop {pronoun}")
+    args.activation = args.activation or "tanh"
+    args.steps = 100 if args.steps is None else args.steps
     spec = FLOW_CELLS[args.cell]
     if args.plot:
         check_plot_path(args.plot)
@@ -275,6 +289,7 @@ def _table_rows(steps: int) -> list[int]:
 def run_sweep(args: argparse.Namespace) -> int:
     """Handler of ``gradproof sweep``; returns the exit code."""
     spec = FLOW_CELLS[args.cell]
+    args.activation = args.activation or "tanh"
     if args.plot:
         check_plot_path(args.plot)
     scales = parse_scales(args.scales)

@@ -50,7 +50,7 @@ def add_gridlstm_arguments(parser: argparse.ArgumentParser, *, common: bool = Fa
     >>> add_gridlstm_arguments(parser, common=True)
     >>> args = parser.parse_args(["--hidden", "3", "--layers", "2", "--priority", "depth"])
     >>> args.hidden, args.layers, args.priority, args.output_form
-    (3, 2, 'depth', 'paper')
+    (3, 2, 'depth', None)
     """
     parser.add_argument("--layers", type=int, help="gridlstm: layers L (default 4)")
     parser.add_argument(
@@ -59,13 +59,11 @@ def add_gridlstm_arguments(parser: argparse.ArgumentParser, *, common: bool = Fa
     parser.add_argument(
         "--output-form",
         choices=sorted(OUTPUT_FORMS),
-        default="paper",
         help="gridlstm: h' = tanh(o*m') (paper, default) or o*tanh(m') (standard)",
     )
     parser.add_argument(
         "--priority",
         choices=PRIORITIES,
-        default="none",
         help="gridlstm: depth reads the new time hidden vector (depth) or not (none)",
     )
     if not common:
@@ -120,6 +118,8 @@ def run_gridlstm_flow(args: argparse.Namespace) -> dict:
             raise GradproofInputError(f"--{flag} does not apply to gridlstm; drop it")
     if getattr(args, "plot", None):
         check_plot_path(args.plot)
+    args.output_form = args.output_form or "paper"
+    args.priority = args.priority or "none"
     model = grid_model("gridlstm", output_form=args.output_form, priority=args.priority)
     seed = getattr(args, "seed", 0) or 0
     if getattr(args, "weights", None) is not None:

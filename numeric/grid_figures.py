@@ -22,7 +22,7 @@ from .grid import DepthFlow, compile_grid, depth_flow_map, grid_model, random_gr
 from .plots import save_figure
 from .weights import random_inputs
 
-__all__ = ["COMPARED", "compare_depth_flow", "plot_depth_flow"]
+__all__ = ["COMPARED", "MAP_TITLE", "compare_depth_flow", "plot_depth_flow"]
 
 #: The models of the comparison and their titles.
 COMPARED = {

@@ -573,17 +573,17 @@ def grid_lstm_2d(
     notes = [
         "Superscripts T and D name the time and depth dimensions (not transposes).",
         f"Output form: {form}.",
-        "Biases: one per gate, b^T_* and b^D_*."
+        "Biases: one per gate, $b^{T}_{u}, \\dots, b^{D}_{o}$."
         if biases
         else "Biases: none (the paper's notation).",
         "Weights tied along depth: one set shared by all layers."
         if tied
         else "Weights untied: one set per layer l.",
-        "W^{TD}_{f,l} is the block of the time dimension's forget-gate weight that multiplies "
-        "h^D; the gate weight of the paper is W^T_f = [W^{TT}_f, W^{TD}_f] (d x 2d), "
-        "rows i, f, g, o = u, f, c, o of the weight files.",
+        "$W^{TD}_{f,l}$ is the block of the time dimension's forget-gate weight that multiplies "
+        "$h^{D}$; the paper's gate weight is $W^{T}_{f} = [W^{TT}_{f}, W^{TD}_{f}]$ "
+        "($d \\times 2d$); weight-file rows i, f, g, o are the gates u, f, c, o.",
         "Input enters at the bottom of the depth dimension, output is read at the top, "
-        "y_t = h^D_{t,L}.",
+        "$y_{t} = h^{D}_{t,L}$.",
     ]
     if seed:
         reads = {
@@ -592,20 +592,21 @@ def grid_lstm_2d(
         }
         notes += [
             "Seed variant (stacked reading), notation mapped to the paper's: the seed's "
-            "i, f, g, o, C, H are g^u, g^f, g^c, g^o, m, h; its primed vectors are the depth "
-            "dimension's (superscript D).",
+            "$i, f, g, o, C, H$ are $g^{u}, g^{f}, g^{c}, g^{o}, m, h$; its primed vectors are "
+            "the depth dimension's (superscript D).",
             "Assumed: subscripts of primed (depth) vectors count layers, of unprimed ones time "
-            "steps, so C'_{t-1}, h'_{t-1} are m^D_{t,l-1}, h^D_{t,l-1}.",
-            "Assumed: C'_t, read by the time gates in place of x_t, is the depth memory entering "
-            "the block from below, m^D_{t,l-1}; U^{TD} is its weight.",
+            "steps, so $C'_{t-1}, h'_{t-1}$ are $m^{D}_{t,l-1}, h^{D}_{t,l-1}$.",
+            "Assumed: $C'_{t}$, read by the time gates in place of $x_{t}$, is the depth memory "
+            "entering the block from below, $m^{D}_{t,l-1}$; $U^{TD}$ is its weight.",
             "Assumed: 'H_t is used as x_t in depth direction' means the depth gates read the new "
-            "h^T_{t,l}, so the depth LSTM is computed after the time LSTM (depth priority).",
+            "$h^{T}_{t,l}$, so the depth LSTM is computed after the time LSTM (depth priority).",
             "Assumed: 'initialized as x_t for hidden state and cell state' means "
-            "h^D_{t,0} = m^D_{t,0} = P x_t, with a projection P so sizes agree when k != d.",
-            "Assumed: the output is read at the top, y_t = h^D_{t,L} (the seed does not say).",
+            "$h^{D}_{t,0} = m^{D}_{t,0} = P x_{t}$, with a projection $P$ so sizes agree when "
+            "$k \\ne d$.",
+            "Assumed: the output is read at the top, $y_{t} = h^{D}_{t,L}$ (the seed does not say).",
         ]
     elif priority == "depth":
-        notes.append("Depth priority: the depth LSTM reads H' = [h^T_{t,l}; h^D_{t,l-1}].")
+        notes.append("Depth priority: the depth LSTM reads $H' = [h^{T}_{t,l}; h^{D}_{t,l-1}]$.")
     block = grid_block(
         _time_depth(),
         transform=transform,

@@ -244,6 +244,23 @@ def _plain(words: str) -> str:
     return re.sub(r"\\([a-zA-Z]+)", r"\1", words)
 
 
+#: Longest right-hand side (in LaTeX source characters) kept on one line.
+LINE_BUDGET = 260
+
+
+def _split_sum(expr, bold: bool) -> str:
+    """LaTeX of ``expr``; a long matrix sum is broken after each term, aligned."""
+    whole = latex(expr, bold)
+    if len(whole) <= LINE_BUDGET or not isinstance(expr, sp.MatAdd):
+        return whole
+    terms = [latex(term, bold) for term in expr.args]
+    rest = "".join(
+        rf" \\" + "\n" + (rf"&\quad - {t[1:].lstrip()}" if t.startswith("-") else rf"&\quad + {t}")
+        for t in terms[1:]
+    )
+    return terms[0] + rest
+
+
 def render(
     derivation: Derivation,
     fmt: str = "latex",
@@ -291,7 +308,7 @@ def render(
     for step, mark in zip(derivation.steps, marks, strict=True):
         reason = _tex_text(step.reason)
         check = rf"\enspace\checkmark\ \textit{{{_tex_text(mark)}}}" if mark else ""
-        lhs, rhs = latex(step.lhs, bold), latex(step.rhs, bold)
+        lhs, rhs = latex(step.lhs, bold), _split_sum(step.rhs, bold)
         lines.append((rf"{lhs} &{_REL_LATEX[step.rel]} {rhs}", reason, check))
     # The justification goes on its own line under the step, so that long
     # right-hand sides keep the full width.
