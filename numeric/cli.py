@@ -16,9 +16,12 @@ from dataclasses import dataclass
 
 from symbolic.activations import ACTIVATIONS
 from symbolic.derivation import Derivation
+from symbolic.gated_proofs import gru_derivations, lstm_derivations
 from symbolic.grid_lstm import OUTPUT_FORMS, PRIORITIES
 from symbolic.grid_proofs import grid_derivations
+from symbolic.gru import GRU_VARIANTS
 from symbolic.latex import document, render
+from symbolic.lstm import LSTM_VARIANTS
 from symbolic.rnn_proof import rnn_derivations
 
 from .errors import GradproofInputError
@@ -53,6 +56,12 @@ def _grid(args: argparse.Namespace) -> tuple[Derivation, ...]:
 #: Cells ``gradproof derive`` knows, by command-line name.
 DERIVE_CELLS: dict[str, DeriveCell] = {
     "rnn": DeriveCell(lambda a: rnn_derivations(a.activation or "tanh"), ("activation",)),
+    "lstm": DeriveCell(
+        lambda a: lstm_derivations(a.variant or "pytorch"), ("variant",), LSTM_VARIANTS
+    ),
+    "gru": DeriveCell(
+        lambda a: gru_derivations(a.variant or "pytorch"), ("variant",), GRU_VARIANTS
+    ),
     "gridlstm": DeriveCell(_grid, ("variant", "output_form", "priority"), ("paper", "seed")),
 }
 _OPTIONS = ("activation", "variant", "output_form", "priority")

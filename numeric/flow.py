@@ -438,6 +438,39 @@ class Verdict:
         }
 
 
+def measured_trend(rate: float, steps: int) -> str:
+    """``"vanishing"``, ``"exploding"`` or ``"neutral"``: whether the fitted rate
+    moves the norm by at least one decade over the horizon.
+
+    Examples
+    --------
+    >>> measured_trend(-0.05, 100), measured_trend(0.001, 100)
+    ('vanishing', 'neutral')
+    """
+    if rate * steps <= -1.0:
+        return "vanishing"
+    if rate * steps >= 1.0:
+        return "exploding"
+    return "neutral"
+
+
+def unbounded_verdict(log10_norm: np.ndarray, what: str = "gated cells") -> dict:
+    """The verdict where no norm bound applies: the measured trend alone.
+
+    Examples
+    --------
+    >>> unbounded_verdict(np.log10(0.5) * np.arange(1, 11))["measured"]
+    'vanishing'
+    """
+    rate = decay_rate(log10_norm)
+    measured = measured_trend(rate, len(log10_norm))
+    return {
+        "decay_rate": rate if math.isfinite(rate) else None,
+        "measured": measured,
+        "summary": f"no norm bound for {what}; measured: {measured}, {rate:.4g} decades per step",
+    }
+
+
 def verdict(gamma: float, sigma_max: float, log10_norm: np.ndarray) -> Verdict:
     """Combine the sufficient and necessary conditions with the measured rate.
 
@@ -451,13 +484,7 @@ def verdict(gamma: float, sigma_max: float, log10_norm: np.ndarray) -> Verdict:
     """
     gs = float(gamma) * float(sigma_max)
     rate = decay_rate(log10_norm)
-    steps = len(log10_norm)
-    if rate * steps <= -1.0:
-        measured = "vanishing"
-    elif rate * steps >= 1.0:
-        measured = "exploding"
-    else:
-        measured = "neutral"
+    measured = measured_trend(rate, len(log10_norm))
     # sigma_max carries rounding error, so a value within RTOL of 1 is 1:
     # claiming a guarantee there would rest on the last bit of an SVD.
     below, above = gs < 1.0 - RTOL, gs > 1.0 + RTOL

@@ -23,10 +23,12 @@ import numpy as np
 
 from symbolic.activations import activation
 from symbolic.cells import Cell, elman_rnn
+from symbolic.gru import GRU_VARIANTS, gru
+from symbolic.lstm import LSTM_VARIANTS, lstm
 
 from .compile import compile_cell
 from .errors import GradproofInputError
-from .flow import gradient_flow, log10_bound, verdict
+from .flow import gradient_flow, log10_bound, unbounded_verdict, verdict
 from .grid_cli import add_gridlstm_arguments, format_gridlstm_flow, run_gridlstm_flow
 from .plots import check_plot_path, plot_flow, plot_sweep
 from .sweep import crossing, decay_rates
@@ -34,8 +36,8 @@ from .weights import (
     INITS,
     cell_sizes,
     load_inputs,
-    load_npz,
     load_state0,
+    load_state_dict,
     random_inputs,
     random_state_dict,
     torch_weights,
@@ -51,22 +53,30 @@ class FlowCell:
     Parameters
     ----------
     build : callable
-        Activation name -> symbolic cell.
+        ``(activation, variant) -> symbolic cell``.
     layout : str
         Key of :data:`numeric.weights.TORCH_LAYOUTS`.
+    activations, variants : tuple of str
+        The values ``--activation`` and ``--variant`` may take (first: default).
     bounded : bool
         Whether ``||ds_T/ds_{T-k}|| <= (gamma sigma_max)^k`` holds for the full
-        state (the Elman RNN); otherwise ``log10_bound`` is null.
+        state (the Elman RNN); otherwise ``gamma`` and ``log10_bound`` are null.
     """
 
-    build: Callable[[str], Cell]
+    build: Callable[[str | None, str | None], Cell]
     layout: str
-    bounded: bool
+    activations: tuple[str, ...] = ()
+    variants: tuple[str, ...] = ()
+    bounded: bool = False
 
 
 #: Cells the flow commands accept, by command-line name.
 FLOW_CELLS: dict[str, FlowCell] = {
-    "rnn": FlowCell(build=elman_rnn, layout="rnn", bounded=True),
+    "rnn": FlowCell(
+        lambda act, variant: elman_rnn(act), "rnn", activations=("tanh", "relu"), bounded=True
+    ),
+    "lstm": FlowCell(lambda act, variant: lstm(variant), "lstm", variants=LSTM_VARIANTS),
+    "gru": FlowCell(lambda act, variant: gru(variant), "gru", variants=GRU_VARIANTS),
 }
 
 _ACTIVATIONS = ("tanh", "relu")
@@ -104,7 +114,14 @@ def parse_scales(text: str) -> np.ndarray:
 
 def _add_common(parser: argparse.ArgumentParser, cells: list[str]) -> None:
     parser.add_argument("cell", choices=cells, help="recurrent cell")
-    parser.add_argument("--activation", choices=_ACTIVATIONS, help="nonlinearity (default tanh)")
+    parser.add_argument(
+        "--activation", choices=_ACTIVATIONS, help="rnn: nonlinearity (default tanh)"
+    )
+    parser.add_argument(
+        "--variant",
+        choices=sorted({v for spec in FLOW_CELLS.values() for v in spec.variants}),
+        help="lstm: pytorch (default) or no_forget; gru: pytorch (default) or textbook",
+    )
     parser.add_argument("--hidden", type=int, help="random weights: hidden size N (default 32)")
     parser.add_argument("--input", type=int, help="random weights: input size M (default 4)")
     parser.add_argument(
@@ -137,7 +154,9 @@ def add_flow_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     )
     _add_common(parser, sorted([*FLOW_CELLS, "gridlstm"]))
     parser.add_argument(
-        "--weights", metavar="F.npz", help="PyTorch state_dict (gridlstm: its own format)"
+        "--weights",
+        metavar="FILE",
+        help="PyTorch state_dict as .npz (or .pt/.pth with torch); gridlstm: its own .npz",
     )
     parser.add_argument("--layer", type=int, help="layer K of a multi-layer module (_lK names)")
     parser.add_argument("--scale", type=float, help="random weights: sigma_max(W_hh) (default 1)")
@@ -171,7 +190,7 @@ def add_sweep_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
         "and inputs, measure the decay rate of ||ds_T/ds_{T-k}|| and set it against "
         "gamma*sigma_max, where vanishing stops being guaranteed at 1.",
     )
-    _add_common(parser, sorted(FLOW_CELLS))
+    _add_common(parser, sorted(name for name, spec in FLOW_CELLS.items() if spec.bounded))
     parser.add_argument(
         "--scales", default="0.5:1.5:11", help="sigma_max values, START:STOP:COUNT or a,b,c"
     )
@@ -207,9 +226,8 @@ def run_flow(args: argparse.Namespace) -> int:
     if grid_only:
         verb, pronoun = ("applies", "it") if len(grid_only) == 1 else ("apply", "them")
         raise GradproofInputError(f"{', '.join(grid_only)} {verb} only to gridlstm; drop {pronoun}")
-    args.activation = args.activation or "tanh"
+    spec = _chosen(args)
     args.steps = 100 if args.steps is None else args.steps
-    spec = FLOW_CELLS[args.cell]
     if args.plot:
         check_plot_path(args.plot)
     random_flags = [f"--{k}" for k in _DEFAULT_RANDOM if getattr(args, k, None) is not None]
@@ -218,7 +236,7 @@ def run_flow(args: argparse.Namespace) -> int:
             raise GradproofInputError(
                 f"{', '.join(random_flags)} describe random weights; drop them when using --weights"
             )
-        tw = torch_weights(load_npz(args.weights), spec.layout, args.layer)
+        tw = torch_weights(load_state_dict(args.weights), spec.layout, args.layer)
     else:
         if args.layer is not None:
             raise GradproofInputError("--layer selects a layer of --weights; pass --weights too")
@@ -229,7 +247,7 @@ def run_flow(args: argparse.Namespace) -> int:
         inputs = load_inputs(args.inputs, tw.input_size)
     else:
         inputs = random_inputs(args.steps, tw.input_size, args.seed)
-    cell = spec.build(args.activation)
+    cell = spec.build(args.activation, args.variant)
     model = compile_cell(cell, **cell_sizes(cell, tw.params))
     s0 = load_state0(args.h0, model.state_size)
 
@@ -240,9 +258,12 @@ def run_flow(args: argparse.Namespace) -> int:
     sigma_max = float(np.linalg.norm(W_hh, 2))
     square = W_hh.shape[0] == W_hh.shape[1]
     radius = float(np.max(np.abs(np.linalg.eigvals(W_hh)))) if square else None
-    gamma = float(activation(args.activation).gamma)
-    bound = log10_bound(gamma, sigma_max, flow.steps) if spec.bounded else None
-    result = verdict(gamma, sigma_max, flow.log10_norm)
+    if spec.bounded:
+        gamma = float(activation(args.activation).gamma)
+        bound = log10_bound(gamma, sigma_max, flow.steps)
+        result = verdict(gamma, sigma_max, flow.log10_norm).as_dict()
+    else:
+        gamma, bound, result = None, None, unbounded_verdict(flow.log10_norm)
 
     if args.plot:
         title = f"{cell.title}, hidden {tw.hidden}, T = {flow.steps}"
@@ -259,22 +280,35 @@ def run_flow(args: argparse.Namespace) -> int:
             "spectral_radius": radius,
             "log10_norm": _finite_or_none(flow.log10_norm),
             "log10_bound": None if bound is None else _finite_or_none(bound),
-            "verdict": result.as_dict(),
+            "verdict": result,
         }
         print(json.dumps(report, allow_nan=False))
         return 0
     print(f"cell {args.cell} ({cell.title}), hidden {tw.hidden}, steps {flow.steps}")
     shown_radius = "n/a" if radius is None else f"{radius:.6g}"
-    print(
-        f"gamma {gamma:.6g}, sigma_max(W_hh) {sigma_max:.6g}, "
-        f"spectral radius {shown_radius}, gamma*sigma_max {result.gamma_sigma_max:.6g}"
-    )
+    shown_gamma = "n/a (no bound for gated cells)" if gamma is None else f"{gamma:.6g}"
+    print(f"gamma {shown_gamma}, sigma_max(W_hh) {sigma_max:.6g}, spectral radius {shown_radius}")
     print(f"{'k':>8}  {'log10 norm':>14}  {'log10 bound':>14}")
     for k in _table_rows(flow.steps):
         shown = "n/a" if bound is None else f"{bound[k - 1]:14.6f}"
         print(f"{k:>8}  {flow.log10_norm[k - 1]:14.6f}  {shown:>14}")
-    print(f"verdict: {result.summary}")
+    print(f"verdict: {result['summary']}")
     return 0
+
+
+def _chosen(args: argparse.Namespace) -> FlowCell:
+    """The cell's spec, with ``--activation`` and ``--variant`` checked and defaulted."""
+    spec = FLOW_CELLS[args.cell]
+    for option, allowed in (("activation", spec.activations), ("variant", spec.variants)):
+        given = getattr(args, option, None)
+        if given is not None and given not in allowed:
+            if not allowed:
+                raise GradproofInputError(f"--{option} does not apply to {args.cell}; drop it")
+            raise GradproofInputError(
+                f"--{option} {given} is not available for {args.cell}; choose {', '.join(allowed)}"
+            )
+        setattr(args, option, given or (allowed[0] if allowed else None))
+    return spec
 
 
 def _table_rows(steps: int) -> list[int]:
@@ -288,15 +322,14 @@ def _table_rows(steps: int) -> list[int]:
 
 def run_sweep(args: argparse.Namespace) -> int:
     """Handler of ``gradproof sweep``; returns the exit code."""
-    spec = FLOW_CELLS[args.cell]
-    args.activation = args.activation or "tanh"
+    spec = _chosen(args)
     if args.plot:
         check_plot_path(args.plot)
     scales = parse_scales(args.scales)
     if args.seeds < 1:
         raise GradproofInputError(f"--seeds must be at least 1, got {args.seeds}")
     hidden, input_size, init = map(_setting(args), ("hidden", "input", "init"))
-    cell = spec.build(args.activation)
+    cell = spec.build(args.activation, args.variant)
     gamma = float(activation(args.activation).gamma)
 
     def progress(done: int, total: int, scale: float, seed: int, rate: float) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 from symbolic.grid_lstm import OUTPUT_FORMS, PRIORITIES
 
 from .errors import GradproofInputError
-from .flow import decay_rate
+from .flow import decay_rate, measured_trend
 from .grid import (
     compile_grid,
     depth_flow_map,
@@ -80,14 +80,6 @@ def add_gridlstm_arguments(parser: argparse.ArgumentParser, *, common: bool = Fa
 
 def _finite_or_none(values) -> list[float | None]:
     return [float(v) if math.isfinite(v) else None for v in np.asarray(values, dtype=float)]
-
-
-def _measured(rate: float, span: int) -> str:
-    if rate * span <= -1.0:
-        return "vanishing"
-    if rate * span >= 1.0:
-        return "exploding"
-    return "neutral"
 
 
 def run_gridlstm_flow(args: argparse.Namespace) -> dict:
@@ -164,7 +156,7 @@ def run_gridlstm_flow(args: argparse.Namespace) -> dict:
         for j in range(weights.layers)
     )
     rate = decay_rate(flow.log10_norm)
-    measured = _measured(rate, flow.steps)
+    measured = measured_trend(rate, flow.steps)
     depth_rate = depth.depth_slope
     if getattr(args, "plot", None):
         plot_depth_flow(

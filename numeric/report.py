@@ -22,12 +22,14 @@ from matplotlib.figure import Figure
 from symbolic.activations import activation
 from symbolic.cells import elman_rnn
 from symbolic.derivation import Derivation
+from symbolic.gated_proofs import gru_derivations, lstm_derivations
 from symbolic.grid_proofs import grid_derivations
 from symbolic.latex import _tex_text, document, render
 from symbolic.rnn_proof import rnn_derivations
 
 from .errors import GradproofInputError
 from .flow import gradient_flow, log10_bound
+from .gated_flow import plot_gated_flow
 from .grid_figures import compare_depth_flow, plot_depth_flow
 from .plots import plot_sweep, save_figure
 from .sweep import crossing, decay_rates
@@ -136,6 +138,11 @@ SECTIONS: list[Section] = [
         "Q1: the vanishing gradient of a naive RNN",
         lambda: rnn_derivations("tanh"),
         (("rnn_flow.pdf", plot_rnn_flow), ("rnn_sweep.pdf", plot_rnn_sweep)),
+    ),
+    Section(
+        "Why gated cells help: LSTM and GRU",
+        lambda: lstm_derivations("pytorch") + gru_derivations("pytorch"),
+        (("gated_flow.pdf", plot_gated_flow),),
     ),
     Section(
         "Q2: the 2D Grid LSTM along time and depth",

@@ -107,7 +107,7 @@ def _batched(cell, state_dict, s, x, evaluate) -> np.ndarray:
     x = np.broadcast_to(x, batch + x.shape[-1:]).reshape(-1, x.shape[-1]).copy()
     outs = []
     with torch.no_grad() if evaluate == "step" else torch.enable_grad():
-        for si, xi in zip(s, x):
+        for si, xi in zip(s, x, strict=True):
             f = _full_state_map(cell, module, torch.as_tensor(xi))
             si = torch.as_tensor(si)
             out = f(si) if evaluate == "step" else torch.autograd.functional.jacobian(f, si)

@@ -55,6 +55,8 @@ __all__ = [
     "cell_sizes",
     "load_inputs",
     "load_npz",
+    "load_state_dict",
+    "load_torch",
     "load_state0",
     "random_inputs",
     "random_state_dict",
@@ -97,6 +99,27 @@ TORCH_LAYOUTS: dict[str, TorchLayout] = {
             "W": (("weight_hh", "h"),),
             "U": (("weight_ih", "h"),),
             "b": (("bias_ih", "h"), ("bias_hh", "h")),
+        },
+    ),
+    # The LSTM without forget gate reuses this layout; its f rows go unused.
+    "lstm": TorchLayout(
+        gates=("i", "f", "g", "o"),
+        params={
+            **{f"W_{{i{g}}}": (("weight_ih", g),) for g in "ifgo"},
+            **{f"W_{{h{g}}}": (("weight_hh", g),) for g in "ifgo"},
+            **{f"b_{{{g}}}": (("bias_ih", g), ("bias_hh", g)) for g in "ifgo"},
+        },
+    ),
+    # r multiplies W_hn h + b_hn, so the n biases stay apart.
+    "gru": TorchLayout(
+        gates=("r", "z", "n"),
+        params={
+            **{f"W_{{i{g}}}": (("weight_ih", g),) for g in "rzn"},
+            **{f"W_{{h{g}}}": (("weight_hh", g),) for g in "rzn"},
+            "b_{r}": (("bias_ih", "r"), ("bias_hh", "r")),
+            "b_{z}": (("bias_ih", "z"), ("bias_hh", "z")),
+            "b_{in}": (("bias_ih", "n"),),
+            "b_{hn}": (("bias_hh", "n"),),
         },
     ),
 }
@@ -172,6 +195,49 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
                 f"cannot read weights file {os.fspath(path)!r}: {exc}; {hint}"
             ) from exc
     return {k: _real_array(v, f"weights file key {k!r}") for k, v in arrays.items()}
+
+
+_SAVEZ = "numpy.savez(path, **{k: v.detach().numpy() for k, v in module.state_dict().items()})"
+
+
+def load_torch(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read a PyTorch ``state_dict`` saved with ``torch.save``, tensors only.
+
+    ``torch.load(..., weights_only=True)`` refuses anything but tensors and
+    plain containers, so no arbitrary object is ever unpickled; the result
+    must then be a flat mapping of names to tensors.
+    """
+    try:
+        import torch
+    except ImportError:
+        raise GradproofInputError(
+            f"reading {os.fspath(path)!r} needs PyTorch, which is not installed; "
+            f"convert it to .npz where torch is: {_SAVEZ}"
+        ) from None
+    try:
+        state = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, OSError, ...
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise GradproofInputError(
+            f"cannot read {os.fspath(path)!r} as a state_dict of tensors: {reason}"
+        ) from exc
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise GradproofInputError(
+            f"{os.fspath(path)!r} is not a state_dict of tensors; save module.state_dict()"
+        )
+    return {
+        k: _real_array(v.detach().to(torch.float64).numpy(), f"weights file key {k!r}")
+        for k, v in state.items()
+    }
+
+
+def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read weights by extension: ``.pt``/``.pth`` with PyTorch, anything else as ``.npz``."""
+    if os.fspath(path).lower().endswith((".pt", ".pth")):
+        return load_torch(path)
+    return load_npz(path)
 
 
 def _key(tensor: str, layer: int | None) -> str:

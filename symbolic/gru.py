@@ -84,17 +84,19 @@ def gru(variant: str = "pytorch") -> Cell:
         Equation(h.symbol, new_h),
     )
     where = (
-        "r_t multiplies W_{hn} h_{t-1} + b_{hn} (PyTorch nn.GRUCell, cuDNN, Cho et al. v1)"
+        "$r_t$ multiplies $W_{hn} h_{t-1} + b_{hn}$ (PyTorch nn.GRUCell, cuDNN, Cho et al. v1)"
         if variant == "pytorch"
-        else "r_t multiplies h_{t-1} before W_{hn} (textbook form, Cho et al. v3)"
+        else "$r_t$ multiplies $h_{t-1}$ before $W_{hn}$ (textbook form, Cho et al. v3)"
     )
     notes = (
-        "Gates r, z, n, stacked in this order in PyTorch's weight_ih, weight_hh and biases; "
-        "W_{i*} multiplies the input, W_{h*} the previous hidden vector.",
+        "Gates $r, z, n$, stacked in this order in the rows of PyTorch's weight_ih, weight_hh, "
+        "bias_ih and bias_hh; $W_{i*}$ multiplies the input $x_t$, $W_{h*}$ the previous "
+        "hidden vector $h_{t-1}$.",
         f"Reset gate placement: {where}.",
-        "b_r and b_z are bias_ih + bias_hh of their gate; b_{in} and b_{hn} stay separate "
-        "because r_t multiplies b_{hn}.",
-        "Output h_t = (1 - z_t) * n_t + z_t * h_{t-1}: z_t keeps the old state (PyTorch).",
+        "$b_r$ and $b_z$ are sums of their gate's rows of bias_ih and bias_hh; $b_{in}$ and "
+        "$b_{hn}$ stay separate because $r_t$ multiplies $b_{hn}$.",
+        "Output $h_t = (1 - z_t) \\odot n_t + z_t \\odot h_{t-1}$: $z_t$ keeps the old state "
+        "(PyTorch's convention).",
     )
     title = "GRU (PyTorch nn.GRUCell)" if variant == "pytorch" else "GRU (textbook reset placement)"
     return Cell(

@@ -45,7 +45,8 @@ def _mul(*factors: sp.MatrixExpr) -> sp.MatrixExpr:
 
 
 def _add(*terms: sp.MatrixExpr, shape: tuple) -> sp.MatrixExpr:
-    kept = [term for term in terms if not _is_zero(term)]
+    flat = [t for term in terms for t in (term.args if isinstance(term, sp.MatAdd) else (term,))]
+    kept = [term for term in flat if not _is_zero(term)]
     if not kept:
         return sp.ZeroMatrix(*shape)
     return kept[0] if len(kept) == 1 else sp.MatAdd(*kept)

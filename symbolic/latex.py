@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 
 import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
@@ -27,11 +28,13 @@ __all__ = ["PREAMBLE", "document", "latex", "render", "text"]
 
 #: Packages a standalone document needs.
 PREAMBLE = r"""\documentclass[11pt]{article}
-\usepackage[margin=2.2cm]{geometry}
+\usepackage[margin=1.8cm]{geometry}
 \usepackage{amsmath,amssymb}
 \usepackage{graphicx}
 \usepackage{booktabs}
 \allowdisplaybreaks
+% Notes carry unbreakable inline math; let TeX stretch lines rather than overflow.
+\setlength{\emergencystretch}{3em}
 % A math bullet: the text bullet would pull in a bitmap (Type 3) font at 11pt.
 \renewcommand{\labelitemi}{$\bullet$}
 """
@@ -56,6 +59,26 @@ def _split_name(name: str) -> tuple[str, str]:
     return (match.group(1), match.group(2)) if match else (name, "")
 
 
+def _is_sum(expr) -> bool:
+    """Whether ``expr`` prints as a sum: a MatAdd, or an unnamed elementwise ``1 - v^2``."""
+    if isinstance(expr, sp.MatAdd):
+        return True
+    if isinstance(expr, ElementwiseApplyFunction):
+        fn = sp.Lambda(z, expr.function(z))
+        return fn not in _LATEX_NAMES and fn.expr.is_Add
+    return False
+
+
+def _signed_sum(terms) -> str:
+    """Join printed terms, positive ones first: ``1 - z``, not ``- z + 1``."""
+    terms = list(terms)
+    ordered = [t for t in terms if not t.startswith("-")] + [t for t in terms if t.startswith("-")]
+    out = ordered[0]
+    for t in ordered[1:]:
+        out += f" - {t[1:].lstrip()}" if t.startswith("-") else f" + {t}"
+    return out
+
+
 class _LatexPrinter(LatexPrinter):
     def __init__(self, bold: bool = False):
         super().__init__({"mat_symbol_style": "plain"})
@@ -70,8 +93,16 @@ class _LatexPrinter(LatexPrinter):
     def _print_DiagMatrix(self, expr):
         return rf"\operatorname{{diag}}\left({self._print(expr.args[0])}\right)"
 
+    def _print_MatAdd(self, expr):
+        return _signed_sum(self._print(a) for a in expr.args)
+
     def _print_HadamardProduct(self, expr):
-        return r" \odot ".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args)
+        return r" \odot ".join(
+            rf"\left({self._print(a)}\right)"
+            if _is_sum(a)
+            else self.parenthesize(a, PRECEDENCE["Mul"])
+            for a in expr.args
+        )
 
     def _print_Transpose(self, expr):
         return rf"{self.parenthesize(expr.arg, PRECEDENCE['Pow'])}^\top"
@@ -107,8 +138,14 @@ class _TextPrinter(StrPrinter):
     def _print_DiagMatrix(self, expr):
         return f"diag({self._print(expr.args[0])})"
 
+    def _print_MatAdd(self, expr):
+        return _signed_sum(self._print(a) for a in expr.args)
+
     def _print_HadamardProduct(self, expr):
-        return " ⊙ ".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args)
+        return " ⊙ ".join(
+            f"({self._print(a)})" if _is_sum(a) else self.parenthesize(a, PRECEDENCE["Mul"])
+            for a in expr.args
+        )
 
     def _print_Transpose(self, expr):
         return f"{self.parenthesize(expr.arg, PRECEDENCE['Pow'])}^T"
@@ -123,7 +160,11 @@ class _TextPrinter(StrPrinter):
         return "1"
 
     def _print_MatMul(self, expr):
-        return " ".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args)
+        args = list(expr.args)
+        sign = ""
+        if args[0] == -1:
+            sign, args = "-", args[1:]
+        return sign + " ".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in args)
 
     def _print_MatrixBase(self, expr):
         rows = (
@@ -215,6 +256,7 @@ _PLAIN_PATTERNS = (
     (r"_\{(\w+)\}", r"_\1"),
 )
 _PLAIN = {
+    r"\odot": "⊙",
     r"\lVert": "||",
     r"\rVert": "||",
     r"\cdot": ".",
@@ -255,7 +297,7 @@ def _split_sum(expr, bold: bool) -> str:
         return whole
     terms = [latex(term, bold) for term in expr.args]
     rest = "".join(
-        rf" \\" + "\n" + (rf"&\quad - {t[1:].lstrip()}" if t.startswith("-") else rf"&\quad + {t}")
+        r" \\" + "\n" + (rf"&\quad - {t[1:].lstrip()}" if t.startswith("-") else rf"&\quad + {t}")
         for t in terms[1:]
     )
     return terms[0] + rest

@@ -93,16 +93,17 @@ def lstm(variant: str = "pytorch") -> Cell:
 
     order = ", ".join(gates)
     notes = [
-        "Full state s_t = [h_t; c_t] (hidden vector first, then memory).",
-        f"Gates {order}, stacked in this order in PyTorch's weight_ih, weight_hh and biases; "
-        "W_{i*} multiplies the input, W_{h*} the previous hidden vector.",
-        "Each gate has one bias, b_* = bias_ih + bias_hh of that gate.",
-        "Output form h_t = o_t * tanh(c_t) (PyTorch), not tanh(o_t * c_t).",
+        "Full state $s_t = [h_t; c_t]$: hidden vector first, then memory.",
+        f"Gates ${order}$, stacked in this order in the rows of PyTorch's weight_ih, weight_hh, "
+        "bias_ih and bias_hh; $W_{i*}$ multiplies the input $x_t$, $W_{h*}$ the previous "
+        "hidden vector $h_{t-1}$.",
+        "Each gate has one bias: $b_*$ is the sum of that gate's rows of bias_ih and bias_hh.",
+        "Output form $h_t = o_t \\odot \\tanh(c_t)$ (PyTorch), not $\\tanh(o_t \\odot c_t)$.",
     ]
     if variant == "no_forget":
         notes.append(
-            "No forget gate (Hochreiter and Schmidhuber 1997): c_t = c_{t-1} + i_t * g_t; "
-            "PyTorch weights load by dropping the f rows."
+            "No forget gate (Hochreiter and Schmidhuber 1997): $c_t = c_{t-1} + i_t \\odot g_t$; "
+            "PyTorch weights load with the $f$ rows dropped."
         )
     title = (
         "LSTM (PyTorch nn.LSTMCell)" if variant == "pytorch" else "LSTM without forget gate (1997)"

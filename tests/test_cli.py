@@ -34,6 +34,11 @@ def test_derive_rnn_text_marks_every_checked_step(capsys):
         (["derive", "gridlstm", "--variant", "seed", "--priority", "none"], "priority is depth"),
         (["flow", "rnn", "--layers", "3"], "--layers applies only to gridlstm"),
         (["flow", "gridlstm", "--activation", "relu"], "--activation does not apply to gridlstm"),
+        (["derive", "lstm", "--variant", "textbook"], "not a variant of lstm"),
+        (["flow", "lstm", "--activation", "relu"], "--activation does not apply to lstm"),
+        (["flow", "gru", "--variant", "no_forget"], "is not available for gru"),
+        (["flow", "rnn", "--weights", "missing.pt"], "missing.pt"),
+        (["sweep", "lstm"], "invalid choice: 'lstm'"),
     ],
 )
 def test_user_errors_are_one_line_and_exit_2(args, message):
@@ -45,17 +50,30 @@ def test_user_errors_are_one_line_and_exit_2(args, message):
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="no pdflatex installed")
-def test_standalone_latex_compiles(tmp_path):
-    done = _run("derive", "rnn", "--format", "latex", "--standalone")
-    assert done.returncode == 0
-    (tmp_path / "rnn.tex").write_text(done.stdout)
+@pytest.mark.parametrize(
+    "cell",
+    [
+        ["rnn"],
+        ["lstm"],
+        ["lstm", "--variant", "no_forget"],
+        ["gru"],
+        ["gru", "--variant", "textbook"],
+        ["gridlstm", "--variant", "paper"],
+        ["gridlstm", "--variant", "seed"],
+    ],
+)
+def test_standalone_latex_compiles_without_overfull_lines(tmp_path, cell):
+    done = _run("derive", *cell, "--format", "latex", "--standalone")
+    assert done.returncode == 0, done.stderr
+    (tmp_path / "d.tex").write_text(done.stdout)
     pdf = subprocess.run(
-        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "rnn.tex"],
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "d.tex"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
     )
     assert pdf.returncode == 0, pdf.stdout[-2000:]
+    assert "Overfull \\hbox" not in (tmp_path / "d.log").read_text()
 
 
 def test_derive_is_deterministic():

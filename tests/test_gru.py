@@ -49,7 +49,7 @@ def test_step_jacobian_equals_elementwise_jacobian_at_n2(variant):
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_dropping_the_z_carry_is_caught(variant):
     cell = gru(variant)
-    (block,), = step_jacobian_blocks(cell)
+    ((block,),) = step_jacobian_blocks(cell)
     z_t = sp.MatrixSymbol("z_{t}", cell.dims[0], 1)
     wrong = block - DiagMatrix(z_t)
     assert jacobian_mismatches(cell, cell.with_sizes(n=2, m=1), blocks=((wrong,),)) == [(0, 0)]

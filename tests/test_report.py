@@ -12,7 +12,8 @@ def test_report_without_latex_engine_writes_tex_and_says_so(tmp_path, monkeypatc
     assert main(["report", "--out", str(tmp_path / "r")]) == 0
     out = capsys.readouterr().out
     assert "no LaTeX engine" in out
-    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["grid_depth.pdf", "report.tex", "rnn_flow.pdf", "rnn_sweep.pdf"]
+    figures = [name for section in report.SECTIONS for name, _ in section.figures]
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == sorted(["report.tex", *figures])
     tex = (tmp_path / "r" / "report.tex").read_text()
     assert "checked: exact, numeric" in tex and "FAILED" not in tex
     assert "\\includegraphics" in tex
@@ -22,7 +23,8 @@ def test_report_without_latex_engine_writes_tex_and_says_so(tmp_path, monkeypatc
 def test_report_pdf_is_written_and_byte_identical_across_runs(tmp_path):
     for name in ("a", "b"):
         assert main(["report", "--out", str(tmp_path / name)]) == 0
-    for product in ("report.tex", "report.pdf", "rnn_flow.pdf", "rnn_sweep.pdf", "grid_depth.pdf"):
+    figures = [name for section in report.SECTIONS for name, _ in section.figures]
+    for product in ("report.tex", "report.pdf", *figures):
         assert (tmp_path / "a" / product).read_bytes() == (tmp_path / "b" / product).read_bytes(), (
             product
         )

@@ -6,8 +6,17 @@ from symbolic.cells import elman_rnn
 
 def test_measured_rates_never_exceed_the_bound_rate_and_grow_with_scale():
     scales = np.array([0.5, 1.0, 1.5])
-    rates = decay_rates(elman_rnn("tanh"), "rnn", scales, steps=60, seeds=2, hidden=8,
-                        input_size=2, init="orthogonal", input_scale=0.05)
+    rates = decay_rates(
+        elman_rnn("tanh"),
+        "rnn",
+        scales,
+        steps=60,
+        seeds=2,
+        hidden=8,
+        input_size=2,
+        init="orthogonal",
+        input_scale=0.05,
+    )
     assert rates.shape == (3, 2)
     assert np.all(rates <= np.log10(scales)[:, None] + 1e-9)
     assert np.all(np.diff(rates.mean(axis=1)) > 0)
@@ -15,8 +24,16 @@ def test_measured_rates_never_exceed_the_bound_rate_and_grow_with_scale():
 
 def test_progress_is_reported_once_per_run():
     seen = []
-    decay_rates(elman_rnn("tanh"), "rnn", [0.9, 1.1], steps=5, seeds=2, hidden=3, input_size=1,
-                progress=lambda done, total, *_: seen.append((done, total)))
+    decay_rates(
+        elman_rnn("tanh"),
+        "rnn",
+        [0.9, 1.1],
+        steps=5,
+        seeds=2,
+        hidden=3,
+        input_size=1,
+        progress=lambda done, total, *_: seen.append((done, total)),
+    )
     assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
 
 

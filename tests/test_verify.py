@@ -23,7 +23,9 @@ def test_every_step_of_the_q1_chain_and_bound_verifies(act):
     for derivation in (chain_derivation(act), bound_derivation(act)):
         report = verify(derivation)
         assert report.passed, report.failures()
-        assert all(r.checked for r, s in zip(report.steps, derivation.steps, strict=True) if s.rel != ":=")
+        assert all(
+            r.checked for r, s in zip(report.steps, derivation.steps, strict=True) if s.rel != ":="
+        )
 
 
 def test_a_deliberately_wrong_jacobian_step_fails_both_checks():

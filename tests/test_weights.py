@@ -207,3 +207,54 @@ def test_layer_mapping_reproduces_a_two_layer_torch_rnn():
         sequence = np.array(outputs)
         np.testing.assert_allclose(h, h_n[layer].numpy(), rtol=RTOL, atol=RTOL)
     np.testing.assert_allclose(sequence, output.numpy(), rtol=RTOL, atol=RTOL)
+
+
+def test_pt_state_dict_loads_like_npz(tmp_path):
+    torch = pytest.importorskip("torch")
+    from numeric.weights import load_state_dict
+
+    cell = torch.nn.LSTMCell(3, 2).double()
+    torch.save(cell.state_dict(), tmp_path / "w.pt")
+    np.savez(tmp_path / "w.npz", **{k: v.detach().numpy() for k, v in cell.state_dict().items()})
+    from_pt, from_npz = load_state_dict(tmp_path / "w.pt"), load_state_dict(tmp_path / "w.npz")
+    assert sorted(from_pt) == sorted(from_npz)
+    for key in from_pt:
+        np.testing.assert_array_equal(from_pt[key], from_npz[key])
+
+
+class _Payload:
+    """Not a tensor: unpickling it must never happen."""
+
+    def __reduce__(self):
+        return (print, ("unpickled!",))
+
+
+def test_pt_holding_anything_but_tensors_is_refused(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    from numeric.weights import load_state_dict
+
+    torch.save({"weight_hh": torch.eye(2), "extra": _Payload()}, tmp_path / "evil.pt")
+    with pytest.raises(GradproofInputError, match="cannot read .* as a state_dict of tensors"):
+        load_state_dict(tmp_path / "evil.pt")
+    assert "unpickled!" not in capsys.readouterr().out
+    torch.save({"weight_hh": torch.eye(2), "step": 3}, tmp_path / "mixed.pt")
+    with pytest.raises(GradproofInputError, match="not a state_dict of tensors"):
+        load_state_dict(tmp_path / "mixed.pt")
+
+
+def test_pt_without_torch_says_how_to_convert(tmp_path, monkeypatch):
+    import builtins
+
+    from numeric.weights import load_state_dict
+
+    real_import = builtins.__import__
+
+    def no_torch(name, *args, **kwargs):
+        if name == "torch":
+            raise ImportError("no torch")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_torch)
+    (tmp_path / "w.pt").write_bytes(b"")
+    with pytest.raises(GradproofInputError, match="needs PyTorch.*numpy.savez"):
+        load_state_dict(tmp_path / "w.pt")

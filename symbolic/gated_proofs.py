@@ -1,0 +1,626 @@
+"""Why gated cells help: step Jacobians of the LSTM and GRU, and the carousel.
+
+Three derivations, each step carrying the claim that checks it:
+
+1. the LSTM's step Jacobian over the full state ``s_t = [h_t; c_t]``, block
+   by block: the project's chain rule, then the closed form REFERENCE.md
+   gives (``s(v) = diag(v * (1 - v))`` for a sigmoid output ``v``);
+2. the GRU's step Jacobian, in PyTorch's or the textbook reset placement;
+3. the constant error carousel: the direct memory path ``dc_t/dc_{t-1}`` is
+   the identity without a forget gate and ``diag(f_t)`` with one, so the
+   memory-only path over ``T - k`` steps is a product of forget gates with
+   no weight matrix in it; and what that does *not* bound, since every
+   other path of the full-state chain runs through ``h``.
+
+Exact checks expand cells entry by entry at the sizes passed as ``sizes``
+(default 2 and 3, every size symbol set to the size); at size 3 the LSTM's
+``dh_t/dh_{t-1}`` alone takes seconds, so tests and notebooks pass
+``sizes=(2,)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+from sympy.calculus.util import function_range
+from sympy.matrices.expressions import DiagMatrix, HadamardProduct
+
+from .activations import activation, z
+from .cells import Cell
+from .derivation import (
+    ChainClaim,
+    Claim,
+    Derivation,
+    EqualityClaim,
+    JacobianClaim,
+    Notation,
+    Outcome,
+    Partial,
+    Step,
+)
+from .explicit import exactly_equal, explicit
+from .gru import gru
+from .jacobians import derivative, step_jacobian_blocks
+from .latex import latex, text
+from .lstm import lstm
+
+__all__ = [
+    "ClosedFormClaim",
+    "RangeClaim",
+    "UnrolledChainClaim",
+    "carousel_derivation",
+    "gru_derivations",
+    "gru_jacobian_derivation",
+    "lstm_derivations",
+    "lstm_jacobian_derivation",
+    "sigmoid_slope",
+]
+
+_T, _k = sp.symbols("T k", integer=True)
+#: ``sigma' = sigma (1 - sigma)`` and ``tanh' = 1 - tanh^2``, as functions of the output.
+_GATE_SLOPE = sp.Lambda(z, z * (1 - z))
+_TANH_SLOPE = sp.Lambda(z, 1 - z**2)
+
+
+@dataclass(frozen=True)
+class ClosedFormClaim(Claim):
+    """Two matrix expressions in a cell's vectors are equal entry by entry.
+
+    Both sides are expanded with :func:`~symbolic.explicit.explicit` at every
+    size in ``sizes`` (named vectors inlined) and compared exactly.  Used to
+    show that the chain rule's output equals a closed form written by hand.
+
+    Examples
+    --------
+    >>> cell = lstm()
+    >>> f = sp.MatrixSymbol("f_{t}", cell.dims[0], 1)
+    >>> cc = step_jacobian_blocks(cell)[1][1]
+    >>> ClosedFormClaim(cell, cc, DiagMatrix(f), sizes=(2,)).check_exact().passed
+    True
+    >>> ClosedFormClaim(cell, cc, sp.Identity(cell.dims[0]), sizes=(2,)).check_exact().passed
+    False
+    """
+
+    cell: Cell
+    lhs: sp.MatrixExpr
+    rhs: sp.MatrixExpr
+    sizes: tuple[int, ...] = (2, 3)
+
+    def check_exact(self) -> Outcome:
+        defs = self.cell.definitions
+        for size in self.sizes:
+            subs = {d: size for d in self.cell.dims}
+            a, b = explicit(self.lhs, subs, defs), explicit(self.rhs, subs, defs)
+            if not (_rationally_equal(a, b) or exactly_equal(a, b)):
+                return Outcome("exact", False, f"the two forms differ at size {size}")
+        sizes = ", ".join(map(str, self.sizes))
+        return Outcome("exact", True, f"equal entry by entry at sizes {sizes}")
+
+
+def _rationally_equal(a: sp.MatrixBase, b: sp.MatrixBase) -> bool:
+    """Whether ``a - b`` cancels to 0 once every ``exp(.)`` is a fresh symbol.
+
+    Sound (a substitution of equal subexpressions by one symbol preserves
+    zero) and fast, where ``simplify`` on nested sigmoids takes tens of
+    seconds; a False here is not a proof of inequality.
+    """
+    for u, v in zip(a, b, strict=True):
+        d = u - v
+        symbols = {e: sp.Dummy() for e in d.atoms(sp.exp)}
+        if sp.cancel(d.xreplace(symbols)) != 0:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class RangeClaim(Claim):
+    """The range of a scalar function over the reals is ``interval``, exactly.
+
+    Examples
+    --------
+    >>> sigmoid = activation("sigmoid").function
+    >>> RangeClaim(sigmoid, sp.Interval.open(0, 1)).check_exact().passed
+    True
+    >>> RangeClaim(sigmoid, sp.Interval(0, 1)).check_exact().passed
+    False
+    """
+
+    function: sp.Lambda
+    interval: sp.Interval
+
+    def check_exact(self) -> Outcome:
+        rng = function_range(self.function(z), z, sp.S.Reals)
+        ok = rng == self.interval
+        return Outcome("exact", bool(ok), f"SymPy finds the range {sp.sstr(rng)}")
+
+
+@dataclass(frozen=True)
+class UnrolledChainClaim(ChainClaim):
+    """:class:`~symbolic.derivation.ChainClaim` checked numerically only.
+
+    The product of ``steps`` full-state step Jacobians is compared with
+    central differences of the unrolled compiled map.  The exact part of
+    ``ChainClaim`` expands two unrolled steps entry by entry; for a gated
+    cell that nests sigmoids of sigmoids and does not finish in minutes, so
+    it is left out here (each step Jacobian is checked exactly on its own).
+    """
+
+    def check_exact(self) -> None:
+        return None
+
+
+def sigmoid_slope(v: sp.MatrixExpr) -> sp.MatrixExpr:
+    """``s(v) = diag(v * (1 - v))``: the slope of a sigmoid whose output is ``v``.
+
+    Written as one elementwise function of ``v``, so it prints as REFERENCE.md
+    writes it and compiles to one NumPy expression.
+
+    Examples
+    --------
+    >>> v = sp.MatrixSymbol("v", 3, 1)
+    >>> text(sigmoid_slope(v))
+    'diag(v*(1 - v))'
+    """
+    return DiagMatrix(v.applyfunc(_GATE_SLOPE))
+
+
+def _one_minus_square(v: sp.MatrixExpr) -> sp.MatrixExpr:
+    """``1 - v**2`` elementwise: the slope of tanh at a point where tanh is ``v``."""
+    return v.applyfunc(_TANH_SLOPE)
+
+
+def _sum(*terms: tuple) -> Notation:
+    """A displayed sum of products whose factors may be :class:`Partial`."""
+
+    def product(factors, show):
+        return " ".join(show(f) for f in factors)
+
+    return Notation(
+        " + ".join(product(t, latex) for t in terms), " + ".join(product(t, text) for t in terms)
+    )
+
+
+def _substitute(expr: sp.Basic, block: sp.MatrixExpr, new: sp.MatrixExpr) -> sp.Basic:
+    """Replace ``block`` by ``new``, also where a flattened product ends in ``block``'s factors."""
+    if expr == block:
+        return new
+    if isinstance(expr, sp.MatMul) and isinstance(block, sp.MatMul):
+        k = len(block.args)
+        if len(expr.args) > k and expr.args[-k:] == block.args:
+            return sp.MatMul(*expr.args[:-k], new)
+    args = [_substitute(arg, block, new) for arg in expr.args]
+    return expr.func(*args) if args != list(expr.args) else expr
+
+
+def _naming(expr: sp.MatrixExpr, block: sp.MatrixExpr, partial: Partial) -> Notation:
+    """``expr`` displayed with the sub-expression ``block`` written as ``partial``.
+
+    The display is printed from ``expr`` itself, so it cannot drift from the
+    expression the step's claim checks.
+    """
+    placeholder = sp.MatrixSymbol("GRADPROOFBLOCK", *block.shape)
+    named = _substitute(expr, block, placeholder)
+    if not named.has(placeholder):
+        raise ValueError(f"{partial.out} block not found in the expression it should name")
+    return Notation(
+        latex(named).replace(placeholder.name, latex(partial)),
+        text(named).replace(placeholder.name, text(partial)),
+    )
+
+
+def _slope_identities() -> tuple[Step, ...]:
+    sigmoid, tanh = activation("sigmoid"), activation("tanh")
+    return (
+        Step(
+            Notation(r"\sigma'(z)", "sigmoid'(z)"),
+            "=",
+            Notation(r"\sigma(z)\,\bigl(1 - \sigma(z)\bigr)", "sigmoid(z) (1 - sigmoid(z))"),
+            r"so $\operatorname{diag}(\sigma'(a)) = s(v) := \operatorname{diag}(v \odot (1 - v))$ "
+            r"for a gate $v = \sigma(a)$",
+            EqualityClaim(sigmoid.derivative(z), sigmoid.function(z) * (1 - sigmoid.function(z))),
+        ),
+        Step(
+            Notation(r"\tanh'(z)", "tanh'(z)"),
+            "=",
+            Notation(r"1 - \tanh^2(z)", "1 - tanh(z)^2"),
+            r"so $\operatorname{diag}(\tanh'(a)) = \operatorname{diag}(1 - v \odot v)$ "
+            r"for $v = \tanh(a)$",
+            EqualityClaim(tanh.derivative(z), 1 - tanh.function(z) ** 2),
+        ),
+    )
+
+
+def _definitions(cell: Cell) -> tuple[Step, ...]:
+    return tuple(Step(eq.lhs, ":=", eq.rhs, "cell equation") for eq in cell.equations)
+
+
+def _vector(cell: Cell, name: str) -> sp.MatrixSymbol:
+    return sp.MatrixSymbol(f"{name}_{{t}}", cell.dims[0], 1)
+
+
+def _full_state(cell: Cell, time: sp.Expr | int) -> sp.MatrixSymbol:
+    size = sum((v.rows for v in cell.state), sp.S.Zero)
+    index = sp.latex(sp.sympify(time)).replace(" ", "")
+    return sp.MatrixSymbol(f"s_{{{index}}}", size, 1)
+
+
+def lstm_jacobian_derivation(
+    variant: str = "pytorch", sizes: tuple[int, ...] = (2, 3)
+) -> Derivation:
+    """The LSTM's step Jacobian over ``s_t = [h_t; c_t]``, block by block.
+
+    Parameters
+    ----------
+    variant : {"pytorch", "no_forget"}
+        See :func:`symbolic.lstm.lstm`.
+    sizes : tuple of int
+        Sizes of the exact checks.
+
+    Examples
+    --------
+    >>> d = lstm_jacobian_derivation(sizes=(2,))
+    >>> [text(s.lhs) for s in d.steps if s.rel == "="][2:4]
+    ['dc_t/dc_{t-1}', 'dc_t/dh_{t-1}']
+    >>> text(d.steps[12].rhs)
+    'diag(f_t)'
+    """
+    cell = lstm(variant)
+    (h_prev, c_prev), (h, c) = cell.state_symbols, cell.new_state_symbols
+    blocks = step_jacobian_blocks(cell)
+    (hh, hc), (ch, cc) = blocks
+    W = {p.name: p for p in cell.params}
+    g, i, o = (_vector(cell, k) for k in "gio")
+    gates = "ifgo" if variant == "pytorch" else "igo"
+    ref_ch_terms = [
+        (DiagMatrix(g), sigmoid_slope(i), W["W_{hi}"]),
+        (DiagMatrix(i), DiagMatrix(_one_minus_square(g)), W["W_{hg}"]),
+    ]
+    if "f" in gates:
+        f = _vector(cell, "f")
+        ref_ch_terms.insert(0, (DiagMatrix(c_prev), sigmoid_slope(f), W["W_{hf}"]))
+    ref_ch = sp.MatAdd(*(sp.MatMul(*t) for t in ref_ch_terms))
+    tanh_c = activation("tanh")(c)
+    output_slope = (DiagMatrix(o), DiagMatrix(_one_minus_square(tanh_c)))
+    ref_hc = sp.MatMul(*output_slope, *((DiagMatrix(f),) if "f" in gates else ()))
+    output_term = (DiagMatrix(tanh_c), sigmoid_slope(o), W["W_{ho}"])
+    ref_hh = sp.MatMul(*output_term) + sp.MatMul(*output_slope, ref_ch)
+
+    memory_reason = (
+        r"only $f_t \odot c_{t-1}$ contains $c_{t-1}$: the gates read $h_{t-1}$ and $x_t$ only"
+        if "f" in gates
+        else r"the carried term $c_{t-1}$ is added unscaled; the gates read $h_{t-1}$ and $x_t$ only"
+    )
+    steps = (
+        *_definitions(cell),
+        *_slope_identities(),
+        Step(Partial(c, c_prev), "=", cc, memory_reason, JacobianClaim(cell, c, c_prev, cc, sizes)),
+        Step(
+            Partial(c, h_prev),
+            "=",
+            ch,
+            "chain rule: product rule on each Hadamard product, then through each gate",
+            JacobianClaim(cell, c, h_prev, ch, sizes),
+        ),
+        Step(
+            "",
+            "=",
+            ref_ch,
+            r"the slope identities above; REFERENCE.md's closed form",
+            ClosedFormClaim(cell, ch, ref_ch, sizes),
+        ),
+        Step(
+            Partial(h, c_prev),
+            "=",
+            hc,
+            r"$c_{t-1}$ reaches $h_t$ only through $c_t$",
+            JacobianClaim(cell, h, c_prev, hc, sizes),
+        ),
+        Step("", "=", ref_hc, "the tanh slope identity", ClosedFormClaim(cell, hc, ref_hc, sizes)),
+        Step(
+            Partial(h, h_prev),
+            "=",
+            _naming(hh, ch, Partial(c, h_prev)),
+            r"product rule on $o_t \odot \tanh(c_t)$, with $\partial c_t/\partial h_{t-1}$ as above",
+            JacobianClaim(cell, h, h_prev, hh, sizes),
+        ),
+        Step(
+            "",
+            "=",
+            _sum(output_term, (*output_slope, Partial(c, h_prev))),
+            r"REFERENCE.md's closed form, with $\partial c_t/\partial h_{t-1}$ as above",
+            ClosedFormClaim(cell, hh, ref_hh, sizes),
+        ),
+        Step(
+            Notation("J_{t}", "J_t"),
+            ":=",
+            Notation(
+                r"\begin{bmatrix} "
+                + rf"{latex(Partial(h, h_prev))} & {latex(Partial(h, c_prev))} \\ "
+                + rf"{latex(Partial(c, h_prev))} & {latex(Partial(c, c_prev))}"
+                + r" \end{bmatrix}",
+                f"[[{text(Partial(h, h_prev))}, {text(Partial(h, c_prev))}], "
+                f"[{text(Partial(c, h_prev))}, {text(Partial(c, c_prev))}]]",
+            ),
+            r"the $2n \times 2n$ step Jacobian of the full state $s_t = [h_t; c_t]$",
+        ),
+        Step(
+            Partial(_full_state(cell, _T), _full_state(cell, _k)),
+            "=",
+            Notation(r"J_{T} J_{T-1} \cdots J_{k+1}", "J_T J_{T-1} ... J_{k+1}"),
+            "chain rule over time on the full state, latest step on the left",
+            UnrolledChainClaim(cell),
+        ),
+    )
+    return Derivation(
+        title=f"Step Jacobian of the {cell.title}",
+        intro=(
+            "Numerator layout; $s(v) = \\operatorname{diag}(v \\odot (1 - v))$ is the slope "
+            "of a sigmoid gate $v$. Each block is first the output of gradproof's chain rule, "
+            "checked against the elementwise Jacobian, then the closed form of REFERENCE.md, "
+            "checked equal to it."
+        ),
+        steps=steps,
+        notes=cell.notes,
+    )
+
+
+def gru_jacobian_derivation(
+    variant: str = "pytorch", sizes: tuple[int, ...] = (2, 3)
+) -> Derivation:
+    """The GRU's step Jacobian ``dh_t/dh_{t-1}`` through the candidate ``n_t``.
+
+    Parameters
+    ----------
+    variant : {"pytorch", "textbook"}
+        See :func:`symbolic.gru.gru`.
+    sizes : tuple of int
+        Sizes of the exact checks.
+
+    Examples
+    --------
+    >>> d = gru_jacobian_derivation("textbook", sizes=(2,))
+    >>> text(d.steps[10].rhs)
+    'diag(1 - n_t**2) W_hn (diag(h_{t-1}) diag(r_t*(1 - r_t)) W_hr + diag(r_t))'
+    """
+    cell = gru(variant)
+    (h_prev,), (h,) = cell.state_symbols, cell.new_state_symbols
+    defs = cell.definitions
+    W = {p.name: p for p in cell.params}
+    r, zg, cand = (_vector(cell, k) for k in "rzn")
+    ones = sp.OneMatrix(cell.dims[0], 1)
+    dn = derivative(cand, h_prev, defs)
+    ((dh,),) = step_jacobian_blocks(cell)
+    slope_n = DiagMatrix(_one_minus_square(cand))
+    if variant == "pytorch":
+        hidden = W["W_{hn}"] * h_prev + W["b_{hn}"]
+        ref_dn = slope_n * (
+            DiagMatrix(r) * W["W_{hn}"] + DiagMatrix(hidden) * sigmoid_slope(r) * W["W_{hr}"]
+        )
+        dn_reason = r"$r_t$ scales $W_{hn} h_{t-1} + b_{hn}$: product rule inside the tanh"
+    else:
+        ref_dn = (
+            slope_n
+            * W["W_{hn}"]
+            * (DiagMatrix(r) + DiagMatrix(h_prev) * sigmoid_slope(r) * W["W_{hr}"])
+        )
+        dn_reason = r"$r_t$ scales $h_{t-1}$ before $W_{hn}$: product rule on $r_t \odot h_{t-1}$"
+    carry = DiagMatrix(zg)
+    gate_term = (DiagMatrix(h_prev - cand), sigmoid_slope(zg), W["W_{hz}"])
+    ref_dh = carry + DiagMatrix(ones - zg) * ref_dn + sp.MatMul(*gate_term)
+    steps = (
+        *_definitions(cell),
+        *_slope_identities(),
+        Step(
+            Partial(cand, h_prev), "=", dn, dn_reason, JacobianClaim(cell, cand, h_prev, dn, sizes)
+        ),
+        Step(
+            "",
+            "=",
+            ref_dn,
+            "the slope identities above; REFERENCE.md's closed form",
+            ClosedFormClaim(cell, dn, ref_dn, sizes),
+        ),
+        Step(
+            Partial(h, h_prev),
+            "=",
+            _naming(dh, dn, Partial(cand, h_prev)),
+            r"product rule on $(1 - z_t) \odot n_t$ and $z_t \odot h_{t-1}$",
+            JacobianClaim(cell, h, h_prev, dh, sizes),
+        ),
+        Step(
+            "",
+            "=",
+            _sum((carry,), (DiagMatrix(ones - zg), Partial(cand, h_prev)), gate_term),
+            r"REFERENCE.md's closed form; $\operatorname{diag}(z_t)$ is the direct carry path",
+            ClosedFormClaim(cell, dh, ref_dh, sizes),
+        ),
+        Step(
+            Partial(h.xreplace(cell.at(_T)), h_prev.xreplace(cell.at(_k + 1))),
+            "=",
+            Notation(r"J_{T} J_{T-1} \cdots J_{k+1}", "J_T J_{T-1} ... J_{k+1}"),
+            r"chain rule over time, $J_t = \partial h_t / \partial h_{t-1}$, latest step on the left",
+            UnrolledChainClaim(cell),
+        ),
+    )
+    return Derivation(
+        title=f"Step Jacobian of the {cell.title}",
+        intro=(
+            "Numerator layout; $s(v) = \\operatorname{diag}(v \\odot (1 - v))$ is the slope "
+            "of a sigmoid gate $v$. The GRU's state is $h_t$ alone, so its step Jacobian is "
+            "$n \\times n$."
+        ),
+        steps=steps,
+        notes=(
+            *cell.notes,
+            "The carry $\\operatorname{diag}(z_t)$ plays the part of the LSTM's "
+            "$\\operatorname{diag}(f_t)$, but it is not a separate path: every other term of "
+            "$\\partial h_t/\\partial h_{t-1}$ also acts on $h$, through $W_{hn}$, $W_{hr}$ and $W_{hz}$.",
+        ),
+    )
+
+
+def carousel_derivation(sizes: tuple[int, ...] = (2, 3)) -> Derivation:
+    """The constant error carousel, and what it does and does not bound.
+
+    Examples
+    --------
+    >>> d = carousel_derivation(sizes=(2,))
+    >>> [text(d.steps[i].rhs) for i in (1, 3)]
+    ['I', 'diag(f_t)']
+    """
+    original, modern = lstm("no_forget"), lstm("pytorch")
+    n = modern.dims[0]
+    c_prev, c = original.state_symbols[1], original.new_state_symbols[1]
+    memory = {cell: cell.definitions[c] for cell in (original, modern)}
+    identity, forget = (step_jacobian_blocks(cell)[1][1] for cell in (original, modern))
+
+    # Three steps of the memory path, at n = 2: a product of diagonals is the
+    # diagonal of the elementwise product.
+    f_at = [sp.MatrixSymbol(f"f_{{{time}}}", n, 1) for time in (3, 2, 1)]
+    two = {n: 2}
+    product = explicit(sp.MatMul(*(DiagMatrix(f) for f in f_at)), two)
+    diagonal = explicit(DiagMatrix(HadamardProduct(*f_at)), two)
+
+    # Block multiplication of two generic full-state step Jacobians.
+    blocks = {
+        (time, name): sp.MatrixSymbol(f"J{time}_{name}", 2, 2)
+        for time in (1, 2)
+        for name in ("hh", "hc", "ch", "cc")
+    }
+    J = {
+        time: sp.BlockMatrix(
+            [[blocks[time, "hh"], blocks[time, "hc"]], [blocks[time, "ch"], blocks[time, "cc"]]]
+        )
+        for time in (1, 2)
+    }
+    cc_of_product = sp.Matrix((J[2] * J[1]).as_explicit())[2:, 2:]
+    by_paths = sp.Matrix(
+        (blocks[2, "cc"] * blocks[1, "cc"] + blocks[2, "ch"] * blocks[1, "hc"]).as_explicit()
+    )
+
+    def at(expr, time):
+        return expr.xreplace(modern.at(time))
+
+    c1, c2, c0 = (at(c, time) for time in (1, 2, 0))
+    h1 = at(modern.new_state_symbols[0], 1)
+    memory_product = Notation(
+        r"\prod_{t=T}^{k+1} \operatorname{diag}(f_{t}) = "
+        r"\operatorname{diag}\left(f_{T} \odot f_{T-1} \odot \cdots \odot f_{k+1}\right)",
+        "prod_{t=T..k+1} diag(f_t) = diag(f_T ⊙ f_{T-1} ⊙ ... ⊙ f_{k+1})",
+    )
+    memory_norm = Notation(
+        r"\left\lVert \prod_{t=T}^{k+1} \operatorname{diag}(f_{t}) \right\rVert_2 = "
+        r"\max_j \prod_{t=k+1}^{T} f_{t,j}",
+        "||prod diag(f_t)||_2 = max_j prod_t f_{t,j}",
+    )
+    full_cc = Notation(
+        r"\left[\frac{\partial s_{2}}{\partial s_{0}}\right]_{cc}",
+        "[ds_2/ds_0]_cc",
+    )
+    steps = (
+        Step(c, ":=", memory[original], "Hochreiter and Schmidhuber (1997): no forget gate"),
+        Step(
+            Partial(c, c_prev),
+            "=",
+            identity,
+            r"the memory carries $c_{t-1}$ with weight 1; the gates read $h_{t-1}$, $x_t$ only",
+            JacobianClaim(original, c, c_prev, identity, sizes),
+        ),
+        Step(c, ":=", memory[modern], "PyTorch (Gers et al. 2000): a forget gate scales the carry"),
+        Step(
+            Partial(c, c_prev),
+            "=",
+            forget,
+            r"product rule; $f_t$ does not depend on $c_{t-1}$",
+            JacobianClaim(modern, c, c_prev, forget, sizes),
+        ),
+        Step(
+            Notation(
+                r"\text{memory-only path } k \to T",
+                "memory-only path k -> T",
+            ),
+            "=",
+            memory_product,
+            r"a product of diagonal matrices is diagonal (three factors checked at $n = 2$)",
+            EqualityClaim(product, diagonal),
+        ),
+        Step(
+            memory_norm,
+            "<",
+            Notation("1", "1"),
+            r"every $f_{t,j} = \sigma(\cdot)$ lies in $(0, 1)$; no weight matrix enters. "
+            r"Without a forget gate the path is $I$, of norm exactly $1$",
+            RangeClaim(activation("sigmoid").function, sp.Interval.open(0, 1)),
+        ),
+        Step(
+            Partial(_full_state(modern, _T), _full_state(modern, _k)),
+            "=",
+            Notation(r"J_{T} J_{T-1} \cdots J_{k+1}", "J_T J_{T-1} ... J_{k+1}"),
+            r"but the gradient follows the full state $s_t = [h_t; c_t]$, whose step "
+            r"Jacobian $J_t$ has all four blocks",
+            UnrolledChainClaim(modern),
+        ),
+        Step(
+            full_cc,
+            "=",
+            _sum(
+                (Partial(c2, c1), Partial(c1, c0)),
+                (Partial(c2, h1), Partial(h1, c0)),
+            ),
+            r"block multiplication over two steps (checked for generic $2 \times 2$ blocks): "
+            r"the memory-only path plus a path through $h_1$",
+            EqualityClaim(cc_of_product, by_paths),
+        ),
+    )
+    return Derivation(
+        title="The constant error carousel, and what it does not bound",
+        intro=(
+            "The LSTM was built so that an error on the memory $c$ flows back unchanged "
+            "(Hochreiter and Schmidhuber 1997). The forget gate, added later, scales that "
+            "flow. Both are compared here, then set against the full-state Jacobian."
+        ),
+        steps=steps,
+        notes=(
+            "What it bounds: the memory-only term of $\\partial s_T/\\partial s_k$, "
+            "$\\prod_t \\operatorname{diag}(f_t)$, decays as the product of forget gates, "
+            "not as a product of $\\operatorname{diag}(f')\\,W$ factors: no weight matrix and no "
+            "$\\gamma\\,\\sigma_{\\max}(W)$ enters. If every $f_{t,j} \\le \\varphi < 1$ it is at "
+            "most $\\varphi^{T-k}$; gates held near 1 (a large forget bias) keep it near 1. "
+            "Without a forget gate it is exactly $I$: it neither vanishes nor explodes.",
+            "What it does not bound: every other term of $\\partial s_T/\\partial s_k$ "
+            "(and the whole $h$ rows) passes through some $\\partial c_t/\\partial h_{t-1}$ or "
+            "$\\partial h_t/\\partial h_{t-1}$, each a sum of gate slopes times "
+            "$W_{hi}$, $W_{hf}$, $W_{hg}$, $W_{ho}$. Those paths can vanish or explode as in a "
+            "plain RNN, so $\\lVert \\partial s_T/\\partial s_k \\rVert_2$ has no bound in terms "
+            "of the forget gates, and even the $cc$ block is not $\\prod_t \\operatorname{diag}(f_t)$.",
+            "Without a forget gate $c_t$ can grow without bound (Gers et al. 2000); "
+            "then $\\tanh'(c_t) \\to 0$ and the output path $\\partial h_t/\\partial c_{t-1}$ closes.",
+        ),
+    )
+
+
+def lstm_derivations(
+    variant: str = "pytorch", sizes: tuple[int, ...] = (2, 3)
+) -> tuple[Derivation, ...]:
+    """The LSTM's step Jacobian, then the constant error carousel.
+
+    Examples
+    --------
+    >>> [d.title for d in lstm_derivations("no_forget", sizes=(2,))]
+    ['Step Jacobian of the LSTM without forget gate (1997)', 'The constant error carousel, and what it does not bound']
+    """
+    return (lstm_jacobian_derivation(variant, sizes), carousel_derivation(sizes))
+
+
+def gru_derivations(
+    variant: str = "pytorch", sizes: tuple[int, ...] = (2, 3)
+) -> tuple[Derivation, ...]:
+    """The GRU's step Jacobian (one derivation, as a tuple like the other cells).
+
+    Examples
+    --------
+    >>> [d.title for d in gru_derivations(sizes=(2,))]
+    ['Step Jacobian of the GRU (PyTorch nn.GRUCell)']
+    """
+    return (gru_jacobian_derivation(variant, sizes),)
