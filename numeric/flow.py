@@ -438,6 +438,17 @@ class Verdict:
         }
 
 
+def json_floats(values) -> list[float | None]:
+    """Floats for JSON: ``-inf`` (an exactly vanished chain) and NaN become None.
+
+    Examples
+    --------
+    >>> json_floats([-1.5, -np.inf])
+    [-1.5, None]
+    """
+    return [float(v) if math.isfinite(v) else None for v in np.asarray(values, dtype=float)]
+
+
 def measured_trend(rate: float, steps: int) -> str:
     """``"vanishing"``, ``"exploding"`` or ``"neutral"``: whether the fitted rate
     moves the norm by at least one decade over the horizon.

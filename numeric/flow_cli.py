@@ -28,7 +28,7 @@ from symbolic.lstm import LSTM_VARIANTS, lstm
 
 from .compile import compile_cell
 from .errors import GradproofInputError
-from .flow import gradient_flow, log10_bound, unbounded_verdict, verdict
+from .flow import gradient_flow, json_floats, log10_bound, unbounded_verdict, verdict
 from .grid_cli import add_gridlstm_arguments, format_gridlstm_flow, run_gridlstm_flow
 from .plots import check_plot_path, plot_flow, plot_sweep
 from .sweep import crossing, decay_rates
@@ -200,10 +200,6 @@ def add_sweep_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     return parser
 
 
-def _finite_or_none(values: np.ndarray) -> list[float | None]:
-    return [float(v) if math.isfinite(v) else None for v in values]
-
-
 def _setting(args: argparse.Namespace) -> Callable[[str], object]:
     """Look up a random-weights option, falling back to its default."""
 
@@ -278,8 +274,8 @@ def run_flow(args: argparse.Namespace) -> int:
             "gamma": gamma,
             "sigma_max": sigma_max,
             "spectral_radius": radius,
-            "log10_norm": _finite_or_none(flow.log10_norm),
-            "log10_bound": None if bound is None else _finite_or_none(bound),
+            "log10_norm": json_floats(flow.log10_norm),
+            "log10_bound": None if bound is None else json_floats(bound),
             "verdict": result,
         }
         print(json.dumps(report, allow_nan=False))
@@ -365,8 +361,8 @@ def run_sweep(args: argparse.Namespace) -> int:
             "gamma": gamma,
             "sigma_max": scales.tolist(),
             "gamma_sigma_max": gs.tolist(),
-            "decay_rate": [_finite_or_none(row) for row in rates],
-            "mean_decay_rate": _finite_or_none(mean),
+            "decay_rate": [json_floats(row) for row in rates],
+            "mean_decay_rate": json_floats(mean),
             "bound_rate": np.log10(gs).tolist(),
             "measured_crossing": measured,
         }

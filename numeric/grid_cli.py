@@ -17,7 +17,7 @@ import numpy as np
 from symbolic.grid_lstm import OUTPUT_FORMS, PRIORITIES
 
 from .errors import GradproofInputError
-from .flow import decay_rate, measured_trend
+from .flow import decay_rate, json_floats, measured_trend
 from .grid import (
     compile_grid,
     depth_flow_map,
@@ -76,10 +76,6 @@ def add_gridlstm_arguments(parser: argparse.ArgumentParser, *, common: bool = Fa
     parser.add_argument("--seed", type=int, default=0, help="seed of random weights and inputs")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     parser.add_argument("--plot", metavar="FILE", help="heat map (.png, .pdf or .svg)")
-
-
-def _finite_or_none(values) -> list[float | None]:
-    return [float(v) if math.isfinite(v) else None for v in np.asarray(values, dtype=float)]
 
 
 def run_gridlstm_flow(args: argparse.Namespace) -> dict:
@@ -176,7 +172,7 @@ def run_gridlstm_flow(args: argparse.Namespace) -> dict:
         "gamma": None,
         "sigma_max": sigma_max,
         "spectral_radius": None,
-        "log10_norm": _finite_or_none(flow.log10_norm),
+        "log10_norm": json_floats(flow.log10_norm),
         "log10_bound": None,
         "verdict": {
             "decay_rate": rate if math.isfinite(rate) else None,
@@ -184,7 +180,7 @@ def run_gridlstm_flow(args: argparse.Namespace) -> dict:
             "summary": f"no norm bound for gated cells; measured along time: {measured}, "
             f"{rate:.4g} decades per step",
         },
-        "log10_norm_depth": _finite_or_none(depth.log10_norm_depth),
+        "log10_norm_depth": json_floats(depth.log10_norm_depth),
         "depth_slope": depth_rate if math.isfinite(depth_rate) else None,
     }
 
