@@ -31,17 +31,20 @@ def _is_zero(expr: sp.MatrixExpr) -> bool:
 
 
 def _mul(*factors: sp.MatrixExpr) -> sp.MatrixExpr:
-    """Matrix product that drops identities and absorbs zero factors."""
-    rows, cols = factors[0].shape[0], factors[-1].shape[1]
+    """Matrix product that drops identities, absorbs zero factors and puts
+    scalar coefficients in front (``-diag(n) W``, not ``diag(n) (-1) W``)."""
+    matrices = [f for f in factors if isinstance(f, sp.MatrixExpr)]
+    rows, cols = matrices[0].shape[0], matrices[-1].shape[1]
     if any(_is_zero(f) for f in factors):
         return sp.ZeroMatrix(rows, cols)
     flat = [g for f in factors for g in (f.args if isinstance(f, sp.MatMul) else (f,))]
-    kept = [f for f in flat if not isinstance(f, sp.Identity)]
+    coefficient = sp.Mul(*(f for f in flat if not isinstance(f, sp.MatrixExpr)))
+    kept = [f for f in flat if isinstance(f, sp.MatrixExpr) and not isinstance(f, sp.Identity)]
     if not kept:
-        return sp.Identity(rows)
-    if len(kept) == 1:
-        return kept[0]
-    return sp.MatMul(*kept)
+        kept = [sp.Identity(rows)]
+    if coefficient == 1:
+        return kept[0] if len(kept) == 1 else sp.MatMul(*kept)
+    return sp.MatMul(coefficient, *kept)
 
 
 def _add(*terms: sp.MatrixExpr, shape: tuple) -> sp.MatrixExpr:
@@ -114,10 +117,7 @@ def _derivative(expr, wrt, definitions):
         *coefficients, vector = expr.args
         if any(_depends(c, wrt, defs) for c in coefficients):
             raise ValueError(f"only the right-most factor of {expr} may depend on {wrt}")
-        scalars = [c for c in coefficients if not isinstance(c, sp.MatrixExpr)]
-        matrices = [c for c in coefficients if isinstance(c, sp.MatrixExpr)]
-        inner = _mul(*matrices, _derivative(vector, wrt, definitions))
-        return sp.Mul(*scalars) * inner if scalars else inner
+        return _mul(*coefficients, _derivative(vector, wrt, definitions))
     if isinstance(expr, ElementwiseApplyFunction):
         fn = expr.function
         slope = sp.Lambda(z, sp.diff(fn(z), z))
