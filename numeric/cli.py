@@ -140,7 +140,10 @@ def run_report(args: argparse.Namespace) -> int:
     """Handler of ``gradproof report``."""
     from .report import write_report
 
-    for line in write_report(args.out):
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    for line in write_report(args.out, progress):
         print(line)
     return 0
 

@@ -24,7 +24,7 @@ from symbolic.cells import elman_rnn
 from symbolic.derivation import Derivation
 from symbolic.gated_proofs import gru_derivations, lstm_derivations
 from symbolic.grid_proofs import grid_derivations
-from symbolic.latex import _tex_text, document, render
+from symbolic.latex import document, render, tex_text
 from symbolic.rnn_proof import rnn_derivations
 
 from .errors import GradproofInputError
@@ -160,8 +160,11 @@ def _figure_tex(name: str, caption: str) -> str:
     )
 
 
-def report_tex(folder: Path) -> str:
-    """Verify every derivation, draw every figure into ``folder``, return the LaTeX."""
+def report_tex(folder: Path, progress: Callable[[str], None] = lambda line: None) -> str:
+    """Verify every derivation, draw every figure into ``folder``, return the LaTeX.
+
+    ``progress`` receives one line per derivation and figure, as work starts.
+    """
     parts = [
         "Every displayed step below was checked by the computer when this report was built: "
         "\\emph{exact} marks a symbolic identity checked against SymPy's elementwise Jacobian at "
@@ -169,13 +172,15 @@ def report_tex(folder: Path) -> str:
         "(central differences along random directions, or the inequality at sampled weights).\n"
     ]
     for section in SECTIONS:
-        parts.append(f"\\part*{{{_tex_text(section.title)}}}\n")
+        parts.append(f"\\part*{{{tex_text(section.title)}}}\n")
         for derivation in section.derivations():
+            progress(f"verifying: {derivation.title}")
             result = verify(derivation, seed=SEED)
             if not result.passed:
                 raise RuntimeError(f"{derivation.title}: {'; '.join(result.failures())}")
             parts.append(render(derivation, "latex", marks=result.marks))
         for name, draw in section.figures:
+            progress(f"measuring: {name}")
             parts.append(_figure_tex(name, draw(folder / name)))
     return document("\n".join(parts), "gradproof: gradients in recurrent networks, checked")
 
@@ -207,7 +212,9 @@ def _compile_pdf(folder: Path, command: list[str]) -> None:
             raise RuntimeError(f"{command[0]} failed on report.tex: {first}")
 
 
-def write_report(out: str | os.PathLike = "report") -> list[str]:
+def write_report(
+    out: str | os.PathLike = "report", progress: Callable[[str], None] = lambda line: None
+) -> list[str]:
     """Build the report into folder ``out``; return the lines to tell the user.
 
     Examples
@@ -226,9 +233,10 @@ def write_report(out: str | os.PathLike = "report") -> list[str]:
     command = _latex_command()
     with tempfile.TemporaryDirectory(prefix=".gradproof-", dir=parent) as scratch:
         folder = Path(scratch)
-        (folder / "report.tex").write_text(report_tex(folder))
+        (folder / "report.tex").write_text(report_tex(folder, progress))
         products = ["report.tex", *(n for s in SECTIONS for n, _ in s.figures)]
         if command is not None:
+            progress(f"compiling: report.pdf with {command[0]}")
             _compile_pdf(folder, command)
             products.append("report.pdf")
         out.mkdir(exist_ok=True)

@@ -24,7 +24,7 @@ from sympy.printing.str import StrPrinter
 from .activations import ACTIVATIONS, z
 from .derivation import Derivation, Notation, Partial
 
-__all__ = ["PREAMBLE", "document", "latex", "render", "text"]
+__all__ = ["PREAMBLE", "document", "latex", "render", "tex_text", "text"]
 
 #: Packages a standalone document needs.
 PREAMBLE = r"""\documentclass[11pt]{article}
@@ -235,7 +235,7 @@ _TEX_SPECIAL = {
 }
 
 
-def _tex_text(words: str) -> str:
+def tex_text(words: str) -> str:
     """Escape prose for LaTeX, keeping ``$...$`` math spans as they are."""
     parts = re.split(r"(\$[^$]*\$)", words)
     out = []
@@ -348,8 +348,8 @@ def render(
         return _render_text(derivation, marks)
     lines = []
     for step, mark in zip(derivation.steps, marks, strict=True):
-        reason = _tex_text(step.reason)
-        check = rf"\enspace\checkmark\ \textit{{{_tex_text(mark)}}}" if mark else ""
+        reason = tex_text(step.reason)
+        check = rf"\enspace\checkmark\ \textit{{{tex_text(mark)}}}" if mark else ""
         lhs, rhs = latex(step.lhs, bold), _split_sum(step.rhs, bold)
         lines.append((rf"{lhs} &{_REL_LATEX[step.rel]} {rhs}", reason, check))
     # The justification goes on its own line under the step, so that long
@@ -376,12 +376,12 @@ def render(
         body += ["$$", block, "$$", ""]
         body += [f"- {note}" for note in notes]
         return "\n".join(body).rstrip() + "\n"
-    body = [rf"\section*{{{_tex_text(derivation.title)}}}"]
+    body = [rf"\section*{{{tex_text(derivation.title)}}}"]
     if derivation.intro:
-        body.append(_tex_text(derivation.intro))
+        body.append(tex_text(derivation.intro))
     body.append(block)
     if notes:
-        items = "\n".join(rf"  \item {_tex_text(n)}" for n in notes)
+        items = "\n".join(rf"  \item {tex_text(n)}" for n in notes)
         body.append("\\begin{itemize}\n" + items + "\n\\end{itemize}")
     tex = "\n\n".join(body) + "\n"
     return document(tex, derivation.title) if standalone else tex
@@ -401,7 +401,7 @@ def document(body: str, title: str) -> str:
     return (
         PREAMBLE
         + "\\ifdefined\\pdftrailerid\\pdftrailerid{}\\fi\n"
-        + f"\\title{{{_tex_text(title)}}}\n\\date{{}}\n"
+        + f"\\title{{{tex_text(title)}}}\n\\date{{}}\n"
         + "\\begin{document}\n\\maketitle\n\n"
         + body
         + "\n\\end{document}\n"
