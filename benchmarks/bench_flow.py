@@ -21,20 +21,15 @@ compared value by value.
 from __future__ import annotations
 
 import resource
-import sys
 import time
 import tracemalloc
-from pathlib import Path
 
 import numpy as np
 
-# Runs from a checkout too, without `pip install -e .`.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from numeric.compile import compile_cell  # noqa: E402
-from numeric.flow import gradient_flow  # noqa: E402
-from numeric.weights import random_inputs, random_state_dict, torch_weights  # noqa: E402
-from symbolic.cells import elman_rnn  # noqa: E402
+from numeric.compile import compile_cell
+from numeric.flow import gradient_flow
+from numeric.weights import random_inputs, random_state_dict, torch_weights
+from symbolic.cells import elman_rnn
 
 GiB = 2**30
 

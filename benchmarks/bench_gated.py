@@ -9,16 +9,11 @@ full state for three seeds (weights and standard-normal inputs), from
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-# Runs from a checkout too, without `pip install -e .`.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from numeric.gated_flow import GATED_FLOW_CELLS, gated_flows  # noqa: E402
+from numeric.gated_flow import GATED_FLOW_CELLS, gated_flows
 
 HIDDEN, STEPS, SEEDS = 64, 200, (0, 1, 2)
 SCALES = (0.5, 1.0, 2.0, 4.0)

@@ -16,15 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from numeric.grid_figures import COMPARED, compare_depth_flow, plot_depth_flow  # noqa: E402
+from numeric.grid_figures import COMPARED, compare_depth_flow, plot_depth_flow
 
 LAYERS, HIDDEN, INPUT, STEPS = 8, 16, 4, 20
 SCALES = (0.5, 1.0, 2.0)
