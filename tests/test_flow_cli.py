@@ -194,3 +194,30 @@ def test_main_turns_bad_input_into_one_line_and_exit_code_2(capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.count("\n") == 1 and captured.err.startswith("gradproof: error: --steps")
+
+
+@pytest.mark.parametrize(
+    ("args", "extra"),
+    [
+        (["lstm", "--variant", "no_forget"], set()),
+        (["gru"], set()),
+        (
+            ["gridlstm", "--layers", "2"],
+            {
+                "input",
+                "layers",
+                "tied",
+                "output_form",
+                "priority",
+                "log10_norm_depth",
+                "depth_slope",
+            },
+        ),
+    ],
+)
+def test_every_flow_cell_answers_with_the_same_json_keys(capsys, args, extra):
+    assert main(["flow", *args, "--hidden", "3", "--input", "2", "--steps", "6", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) == FLOW_KEYS | extra
+    assert result["gamma"] is None and result["log10_bound"] is None  # no bound for gated cells
+    assert len(result["log10_norm"]) == 6
