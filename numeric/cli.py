@@ -164,6 +164,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GradproofInputError as exc:
         print(f"gradproof: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a folder that cannot be made, a full disk: the user's to fix
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"gradproof: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
     except VerificationError as exc:
         print(f"gradproof: verification failed: {exc}", file=sys.stderr)
         return 1

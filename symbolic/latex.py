@@ -79,7 +79,57 @@ def _signed_sum(terms) -> str:
     return out
 
 
-class _LatexPrinter(LatexPrinter):
+class _MatrixNotation:
+    """Printing shared by the LaTeX and text printers; only the notation differs."""
+
+    ODOT: str
+    TOP: str
+    ONE: str
+    NAMES: dict
+    DIAG: str  # format with the printed argument
+    CALL: str  # format with the function name and the printed argument
+    BRACKETS: str  # format with the printed sum
+
+    def _print_DiagMatrix(self, expr):
+        return self.DIAG.format(self._print(expr.args[0]))
+
+    def _print_MatAdd(self, expr):
+        return _signed_sum(self._print(a) for a in expr.args)
+
+    def _print_HadamardProduct(self, expr):
+        return f" {self.ODOT} ".join(
+            self.BRACKETS.format(self._print(a))
+            if _is_sum(a)
+            else self.parenthesize(a, PRECEDENCE["Mul"])
+            for a in expr.args
+        )
+
+    def _print_Transpose(self, expr):
+        return f"{self.parenthesize(expr.arg, PRECEDENCE['Pow'])}^{self.TOP}"
+
+    def _print_Identity(self, expr):
+        return "I"
+
+    def _print_ZeroMatrix(self, expr):
+        return "0"
+
+    def _print_OneMatrix(self, expr):
+        return self.ONE
+
+    def _print_ElementwiseApplyFunction(self, expr):
+        fn = sp.Lambda(z, expr.function(z))
+        arg = self._print(expr.expr)
+        if fn in self.NAMES:
+            return self.CALL.format(self.NAMES[fn], arg)
+        return self._print(expr.function(z).xreplace({z: sp.Symbol(arg)}))
+
+
+class _LatexPrinter(_MatrixNotation, LatexPrinter):
+    ODOT, TOP, ONE, NAMES = r"\odot", r"\top", r"\mathbf{1}", _LATEX_NAMES
+    DIAG = r"\operatorname{{diag}}\left({}\right)"
+    CALL = r"{}\left({}\right)"
+    BRACKETS = r"\left({}\right)"
+
     def __init__(self, bold: bool = False):
         super().__init__({"mat_symbol_style": "plain"})
         self.bold = bold
@@ -90,39 +140,6 @@ class _LatexPrinter(LatexPrinter):
             base = rf"\mathbf{{{base}}}"
         return base + rest
 
-    def _print_DiagMatrix(self, expr):
-        return rf"\operatorname{{diag}}\left({self._print(expr.args[0])}\right)"
-
-    def _print_MatAdd(self, expr):
-        return _signed_sum(self._print(a) for a in expr.args)
-
-    def _print_HadamardProduct(self, expr):
-        return r" \odot ".join(
-            rf"\left({self._print(a)}\right)"
-            if _is_sum(a)
-            else self.parenthesize(a, PRECEDENCE["Mul"])
-            for a in expr.args
-        )
-
-    def _print_Transpose(self, expr):
-        return rf"{self.parenthesize(expr.arg, PRECEDENCE['Pow'])}^\top"
-
-    def _print_Identity(self, expr):
-        return "I"
-
-    def _print_ZeroMatrix(self, expr):
-        return "0"
-
-    def _print_OneMatrix(self, expr):
-        return r"\mathbf{1}"
-
-    def _print_ElementwiseApplyFunction(self, expr):
-        fn = sp.Lambda(z, expr.function(z))
-        arg = self._print(expr.expr)
-        if fn in _LATEX_NAMES:
-            return rf"{_LATEX_NAMES[fn]}\left({arg}\right)"
-        return self._print(expr.function(z).xreplace({z: sp.Symbol(arg)}))
-
     def _print_Lambda(self, expr):
         raise TypeError("a bare Lambda has no report form; apply it to a vector")
 
@@ -130,34 +147,13 @@ class _LatexPrinter(LatexPrinter):
         raise TypeError(f"dummy symbol {expr} would leak into the output")
 
 
-class _TextPrinter(StrPrinter):
+class _TextPrinter(_MatrixNotation, StrPrinter):
+    ODOT, TOP, ONE, NAMES = "⊙", "T", "1", _TEXT_NAMES
+    DIAG, CALL, BRACKETS = "diag({})", "{}({})", "({})"
+
     def _print_MatrixSymbol(self, expr):
         # h_{t} -> h_t, but h_{t-1} keeps its braces so the index stays readable.
         return re.sub(r"_\{(\w+)\}", r"_\1", expr.name)
-
-    def _print_DiagMatrix(self, expr):
-        return f"diag({self._print(expr.args[0])})"
-
-    def _print_MatAdd(self, expr):
-        return _signed_sum(self._print(a) for a in expr.args)
-
-    def _print_HadamardProduct(self, expr):
-        return " ⊙ ".join(
-            f"({self._print(a)})" if _is_sum(a) else self.parenthesize(a, PRECEDENCE["Mul"])
-            for a in expr.args
-        )
-
-    def _print_Transpose(self, expr):
-        return f"{self.parenthesize(expr.arg, PRECEDENCE['Pow'])}^T"
-
-    def _print_Identity(self, expr):
-        return "I"
-
-    def _print_ZeroMatrix(self, expr):
-        return "0"
-
-    def _print_OneMatrix(self, expr):
-        return "1"
 
     def _print_MatMul(self, expr):
         args = list(expr.args)
@@ -173,13 +169,6 @@ class _TextPrinter(StrPrinter):
         return "[" + ", ".join(rows) + "]"
 
     _print_ImmutableDenseMatrix = _print_MutableDenseMatrix = _print_MatrixBase
-
-    def _print_ElementwiseApplyFunction(self, expr):
-        fn = sp.Lambda(z, expr.function(z))
-        arg = self._print(expr.expr)
-        if fn in _TEXT_NAMES:
-            return f"{_TEXT_NAMES[fn]}({arg})"
-        return self._print(expr.function(z).xreplace({z: sp.Symbol(arg)}))
 
 
 def latex(expr, bold: bool = False) -> str:

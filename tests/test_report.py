@@ -47,3 +47,10 @@ def test_a_failing_figure_leaves_no_output(tmp_path, monkeypatch):
     with pytest.raises(GradproofInputError):
         report.write_report(tmp_path / "r")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_impossible_out_folder_is_one_line_and_exit_2(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    assert main(["report", "--out", str(tmp_path / "file" / "sub" / "r")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("gradproof: error:")
