@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from .activations import Activation, activation
+from .bounds import SigmaMax, StepBound
 
 __all__ = ["Cell", "Equation", "TimedVector", "elman_rnn", "t"]
 
@@ -64,10 +65,15 @@ class Equation:
     rhs: sp.MatrixExpr
 
     def __post_init__(self) -> None:
-        if self.lhs.shape != self.rhs.shape:
+        if not isinstance(self.rhs, sp.MatrixExpr) or self.lhs.shape != self.rhs.shape:
+            shape = getattr(self.rhs, "shape", "a scalar")
             raise ValueError(
-                f"equation for {self.lhs} has shape {self.rhs.shape}, expected {self.lhs.shape}"
+                f"equation for {self.lhs} has right-hand side of shape {shape}, "
+                f"expected {self.lhs.shape}"
             )
+
+
+_SEQUENCES = ("state", "new_state", "inputs", "params", "equations", "intermediates", "dims", "notes")
 
 
 @dataclass(frozen=True)
@@ -85,9 +91,10 @@ class Cell:
     new_state : tuple of TimedVector
         The same vectors at time ``t`` (offset 0), defined by ``equations``.
     inputs : tuple of TimedVector
-        The inputs at time ``t``.
-    params : tuple of sympy.MatrixSymbol
-        Weights and biases, shared across time.
+        The inputs at time ``t`` (zero or more).
+    params : tuple of sympy.MatrixSymbol or sympy.Symbol
+        Weights, biases (``MatrixSymbol``) and scalar parameters
+        (``Symbol``), shared across time.
     equations : tuple of Equation
         Definitions in evaluation order; every ``new_state`` vector is the
         left-hand side of one of them.
@@ -97,6 +104,13 @@ class Cell:
         The size symbols the shapes use.
     notes : tuple of str
         Conventions a rendering must state (output form, bias placement).
+    bound : StepBound, optional
+        ``||ds_t/ds_{t-1}||_2 <= bound.value`` (see :mod:`symbolic.bounds`),
+        or None where the cell declares none.
+
+    Lists are accepted wherever a tuple is expected.  Every mistake (an
+    undefined symbol, a state without an update, a name used with two
+    shapes, a shape mismatch) raises one ``ValueError`` naming the equation.
     """
 
     name: str
@@ -104,27 +118,74 @@ class Cell:
     state: tuple[TimedVector, ...]
     new_state: tuple[TimedVector, ...]
     inputs: tuple[TimedVector, ...]
-    params: tuple[sp.MatrixSymbol, ...]
+    params: tuple[sp.MatrixSymbol | sp.Symbol, ...]
     equations: tuple[Equation, ...]
     intermediates: tuple[TimedVector, ...] = ()
     dims: tuple[sp.Symbol, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    bound: StepBound | None = None
 
     def __post_init__(self) -> None:
+        for name in _SEQUENCES:
+            object.__setattr__(self, name, tuple(getattr(self, name)))
         if len(self.state) != len(self.new_state):
-            raise ValueError("state and new_state must list the same vectors")
+            raise ValueError(f"cell {self.name!r}: state and new_state must list the same vectors")
+        for old, new in zip(self.state, self.new_state, strict=True):
+            if old.symbol.shape != new.symbol.shape:
+                raise ValueError(
+                    f"cell {self.name!r}: state {old.symbol} has shape {old.symbol.shape} "
+                    f"but its update {new.symbol} has shape {new.symbol.shape}"
+                )
         defined = {eq.lhs for eq in self.equations}
-        missing = [v.symbol for v in self.new_state if v.symbol not in defined]
+        missing = [str(v.symbol) for v in self.new_state if v.symbol not in defined]
         if missing:
-            raise ValueError(f"cell {self.name!r} has no equation for {missing}")
-        known = {v.symbol for v in self.state + self.inputs} | set(self.params)
+            raise ValueError(
+                f"cell {self.name!r} has no equation for {', '.join(missing)}: "
+                "every state needs an update"
+            )
+        bad = [p for p in self.params if not isinstance(p, (sp.MatrixSymbol, sp.Symbol))]
+        if bad:
+            raise ValueError(
+                f"cell {self.name!r}: parameter {bad[0]} is neither a MatrixSymbol nor a Symbol"
+            )
+        self._check_names()
+        known = {v.symbol for v in self.state + self.inputs} | set(self.params) | set(self.dims)
         for eq in self.equations:
-            unknown = eq.rhs.free_symbols - known - set(self.dims)
-            unknown = {s for s in unknown if isinstance(s, sp.MatrixSymbol)}
+            unknown = {
+                s
+                for s in eq.rhs.free_symbols - known
+                if isinstance(s, sp.MatrixSymbol) or not s.is_integer
+            }
             if unknown:
                 names = ", ".join(sorted(map(str, unknown)))
-                raise ValueError(f"equation for {eq.lhs} uses undefined {names}")
+                raise ValueError(
+                    f"cell {self.name!r}: equation for {eq.lhs} uses undefined {names}; "
+                    "declare it as a state, input, parameter or an earlier equation"
+                )
             known.add(eq.lhs)
+        if self.bound is not None:
+            unknown = self.bound.value.free_symbols - set(self.params) - set(self.dims)
+            unknown = {s for s in unknown if isinstance(s, sp.MatrixSymbol) or not s.is_integer}
+            if unknown:
+                names = ", ".join(sorted(map(str, unknown)))
+                raise ValueError(f"cell {self.name!r}: its bound uses {names}, not a parameter")
+
+    def _check_names(self) -> None:
+        """One shape per name across parameters, states, inputs and equations."""
+        shapes: dict[str, tuple] = {}
+        for v in self.state + self.new_state + self.inputs:
+            shapes[v.symbol.name] = v.symbol.shape
+        for p in self.params:
+            shapes.setdefault(p.name, getattr(p, "shape", ()))
+        for eq in self.equations:
+            symbols = [eq.lhs, *eq.rhs.atoms(sp.MatrixSymbol)]
+            for sym in symbols:
+                seen = shapes.setdefault(sym.name, sym.shape)
+                if seen != sym.shape:
+                    raise ValueError(
+                        f"cell {self.name!r}: equation for {eq.lhs} uses {sym.name} with "
+                        f"shape {sym.shape}, elsewhere {seen}; give each name one shape"
+                    )
 
     @property
     def definitions(self) -> dict[sp.MatrixSymbol, sp.MatrixExpr]:
@@ -203,4 +264,10 @@ def elman_rnn(act: str | Activation | sp.Lambda = "tanh") -> Cell:
         ),
         intermediates=(a,),
         dims=(n, m),
+        bound=StepBound(
+            f.gamma * SigmaMax(W),
+            r"$\lVert \operatorname{diag}(f'(a_t))\, W \rVert_2 \le \max_z |f'(z)|\, \sigma_{\max}(W)$",
+            gamma=f.gamma,
+            matrix=W,
+        ),
     )
