@@ -11,60 +11,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 from symbolic.activations import ACTIVATIONS
 from symbolic.derivation import Derivation
-from symbolic.gated_proofs import gru_derivations, lstm_derivations
-from symbolic.grid_lstm import OUTPUT_FORMS, PRIORITIES
-from symbolic.grid_proofs import grid_derivations
-from symbolic.gru import GRU_VARIANTS
 from symbolic.latex import document, render
-from symbolic.lstm import LSTM_VARIANTS
-from symbolic.rnn_proof import rnn_derivations
 
+from .cli_common import CELL_HELP, chosen_options, lookup
 from .errors import GradproofInputError
-from .flow_cli import add_flow_parser, add_sweep_parser
+from .flow_cli import add_flow_parser, add_params_parser, add_sweep_parser
 from .verify import VerificationReport, verify
 
-__all__ = ["DERIVE_CELLS", "main"]
-
-
-@dataclass(frozen=True)
-class DeriveCell:
-    """How ``gradproof derive CELL`` builds its derivations from the options.
-
-    ``options`` are the optional arguments the cell takes (argparse names);
-    ``variants`` the values ``--variant`` may take for it.
-    """
-
-    build: Callable[[argparse.Namespace], tuple[Derivation, ...]]
-    options: tuple[str, ...]
-    variants: tuple[str, ...] = ()
-
-
-def _grid(args: argparse.Namespace) -> tuple[Derivation, ...]:
-    if args.variant == "seed" and args.priority == "none":
-        raise GradproofInputError(
-            "in the seed's reading the depth LSTM reads the new time hidden vector, "
-            "so its priority is depth; drop --priority none"
-        )
-    return grid_derivations(args.variant or "paper", args.output_form, args.priority)
-
-
-#: Cells ``gradproof derive`` knows, by command-line name.
-DERIVE_CELLS: dict[str, DeriveCell] = {
-    "rnn": DeriveCell(lambda a: rnn_derivations(a.activation or "tanh"), ("activation",)),
-    "lstm": DeriveCell(
-        lambda a: lstm_derivations(a.variant or "pytorch"), ("variant",), LSTM_VARIANTS
-    ),
-    "gru": DeriveCell(
-        lambda a: gru_derivations(a.variant or "pytorch"), ("variant",), GRU_VARIANTS
-    ),
-    "gridlstm": DeriveCell(_grid, ("variant", "output_form", "priority"), ("paper", "seed")),
-}
-_OPTIONS = ("activation", "variant", "output_form", "priority")
+__all__ = ["main"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -79,12 +37,13 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     derive = commands.add_parser("derive", help="print a verified derivation")
-    derive.add_argument("cell", choices=sorted(DERIVE_CELLS), help="recurrent cell")
-    derive.add_argument("--activation", choices=sorted(ACTIVATIONS), help="rnn: nonlinearity")
-    variants = sorted({v for spec in DERIVE_CELLS.values() for v in spec.variants})
-    derive.add_argument("--variant", choices=variants, help="cell variant (see README)")
-    derive.add_argument("--output-form", choices=sorted(OUTPUT_FORMS), help="gridlstm: h' form")
-    derive.add_argument("--priority", choices=PRIORITIES, help="gridlstm: priority dimension")
+    derive.add_argument("cell", help=CELL_HELP)
+    derive.add_argument(
+        "--activation", help=f"rnn: nonlinearity ({', '.join(sorted(ACTIVATIONS))})"
+    )
+    derive.add_argument("--variant", help="cell variant (see README)")
+    derive.add_argument("--output-form", help="gridlstm: h' form (paper or standard)")
+    derive.add_argument("--priority", help="gridlstm: priority dimension (none or depth)")
     derive.add_argument("--format", choices=("latex", "markdown", "text"), default="text")
     derive.add_argument("--standalone", action="store_true", help="a complete LaTeX document")
     derive.add_argument("--bold", action="store_true", help="bold vectors and matrices")
@@ -96,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_flow_parser(commands)
     add_sweep_parser(commands)
+    add_params_parser(commands)
     return parser
 
 
@@ -114,19 +74,15 @@ class VerificationError(RuntimeError):
 
 def run_derive(args: argparse.Namespace) -> int:
     """Handler of ``gradproof derive``."""
-    spec = DERIVE_CELLS[args.cell]
-    given = [name for name in _OPTIONS if getattr(args, name, None) is not None]
-    unused = [f"--{name.replace('_', '-')}" for name in given if name not in spec.options]
-    if unused:
-        raise GradproofInputError(f"{', '.join(unused)} does not apply to {args.cell}; drop it")
-    if args.variant is not None and args.variant not in spec.variants:
-        raise GradproofInputError(
-            f"--variant {args.variant} is not a variant of {args.cell}; "
-            f"choose one of {', '.join(spec.variants)}"
-        )
     if args.standalone and args.format != "latex":
         raise GradproofInputError("--standalone needs --format latex")
-    reports = verified(spec.build(args))
+    fam = lookup(args.cell)
+    options = chosen_options(fam, args)
+    try:
+        derivations = fam.derive(**options)
+    except ValueError as exc:  # a combination of options the family refuses
+        raise GradproofInputError(str(exc)) from None
+    reports = verified(derivations)
     parts = [render(r.derivation, args.format, bold=args.bold, marks=r.marks) for r in reports]
     body = ("\n\n" if args.format == "text" else "\n").join(parts)
     if args.standalone:

@@ -26,7 +26,6 @@ import numpy as np
 
 from symbolic.cells import Cell
 
-from .check import RTOL, CheckResult
 from .compile import compile_cell
 from .errors import GradproofInputError
 from .spectral import LANCZOS_TOL, spectral_norms
@@ -35,14 +34,12 @@ from .weights import cell_sizes
 __all__ = [
     "GradientFlow",
     "StepModel",
-    "Verdict",
     "backward_step_jacobians",
     "chain_log10_norms",
-    "check_bound",
     "decay_rate",
     "gradient_flow",
-    "log10_bound",
-    "verdict",
+    "json_floats",
+    "measured_trend",
 ]
 
 #: Bytes of step Jacobians built at once (sets the default chunk length).
@@ -361,83 +358,6 @@ def decay_rate(log10_norm: np.ndarray) -> float:
     return float(k @ (logs - logs.mean()) / (k @ k))
 
 
-def log10_bound(gamma: float, sigma_max: float, steps: int) -> np.ndarray:
-    """``k log10(gamma sigma_max)`` for k = 1..steps (Pascanu et al. 2013, eq. 6-7).
-
-    ``||ds_T/ds_{T-k}||_2 <= (gamma sigma_max(W))^k`` for the Elman RNN, with
-    ``gamma = sup |f'|`` and ``sigma_max`` the largest singular value of W.
-
-    Examples
-    --------
-    >>> log10_bound(1.0, 0.1, 3)
-    array([-1., -2., -3.])
-    """
-    product = float(gamma) * float(sigma_max)
-    per_step = math.log10(product) if product > 0 else -math.inf
-    return per_step * np.arange(1, steps + 1, dtype=float)
-
-
-def check_bound(
-    log10_norm: np.ndarray, gamma: float, sigma_max: float, *, rtol: float = RTOL
-) -> CheckResult:
-    """Does every measured norm respect ``(gamma sigma_max)^k``?
-
-    Each of the k factors may carry a relative rounding error ``rtol``, so
-    the allowance at k is ``k log10(1 + rtol)`` decades.
-
-    Examples
-    --------
-    >>> check_bound(np.array([-0.1, -0.2]), gamma=1.0, sigma_max=0.8).passed
-    True
-    >>> check_bound(np.array([-0.1, -0.2]), gamma=0.5, sigma_max=0.8).passed
-    False
-    """
-    logs = np.asarray(log10_norm, dtype=float)
-    k = np.arange(1, len(logs) + 1)
-    bound = log10_bound(gamma, sigma_max, len(logs))
-    with np.errstate(invalid="ignore"):
-        excess = np.where(logs == -np.inf, -np.inf, logs - bound - k * math.log10(1 + rtol))
-    worst = float(np.max(excess)) if len(logs) else -math.inf
-    passed = bool(worst <= 0.0)
-    where = int(np.argmax(excess)) + 1 if len(logs) else 0
-    detail = f"bound (gamma*sigma_max)^k with gamma={gamma:g}, sigma_max={sigma_max:g}: " + (
-        "holds for every k" if passed else f"exceeded by {worst:.3g} decades at k={where}"
-    )
-    return CheckResult(passed, max(worst, 0.0), rtol, detail)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """What the conditions guarantee and what the measurement shows.
-
-    ``vanishing_guaranteed`` is the sufficient condition
-    ``gamma sigma_max < 1``; ``exploding_possible`` the necessary condition
-    ``sigma_max > 1/gamma`` (necessary, not sufficient); both are false when
-    ``gamma sigma_max`` is 1 to within ``RTOL``.  ``measured`` reads
-    the decay rate: neutral when the norm changes by less than a factor 10
-    over the whole horizon.
-    """
-
-    gamma_sigma_max: float
-    vanishing_guaranteed: bool
-    exploding_possible: bool
-    decay_rate: float
-    measured: str
-    summary: str
-
-    def as_dict(self) -> dict:
-        """JSON-ready fields (a non-finite rate becomes ``None``)."""
-        rate = self.decay_rate if math.isfinite(self.decay_rate) else None
-        return {
-            "gamma_sigma_max": self.gamma_sigma_max,
-            "vanishing_guaranteed": self.vanishing_guaranteed,
-            "exploding_possible": self.exploding_possible,
-            "decay_rate": rate,
-            "measured": self.measured,
-            "summary": self.summary,
-        }
-
-
 def json_floats(values) -> list[float | None]:
     """Floats for JSON: ``-inf`` (an exactly vanished chain) and NaN become None.
 
@@ -463,52 +383,3 @@ def measured_trend(rate: float, steps: int) -> str:
     if rate * steps >= 1.0:
         return "exploding"
     return "neutral"
-
-
-def unbounded_verdict(log10_norm: np.ndarray, what: str = "gated cells") -> dict:
-    """The verdict where no norm bound applies: the measured trend alone.
-
-    Examples
-    --------
-    >>> unbounded_verdict(np.log10(0.5) * np.arange(1, 11))["measured"]
-    'vanishing'
-    """
-    rate = decay_rate(log10_norm)
-    measured = measured_trend(rate, len(log10_norm))
-    return {
-        "decay_rate": rate if math.isfinite(rate) else None,
-        "measured": measured,
-        "summary": f"no norm bound for {what}; measured: {measured}, {rate:.4g} decades per step",
-    }
-
-
-def verdict(gamma: float, sigma_max: float, log10_norm: np.ndarray) -> Verdict:
-    """Combine the sufficient and necessary conditions with the measured rate.
-
-    Examples
-    --------
-    >>> v = verdict(1.0, 0.9, np.log10(0.8) * np.arange(1, 101))
-    >>> v.vanishing_guaranteed, v.measured
-    (True, 'vanishing')
-    >>> print(v.summary)
-    vanishing guaranteed: gamma*sigma_max = 0.9 < 1; measured: vanishing, -0.09691 decades per step
-    """
-    gs = float(gamma) * float(sigma_max)
-    rate = decay_rate(log10_norm)
-    measured = measured_trend(rate, len(log10_norm))
-    # sigma_max carries rounding error, so a value within RTOL of 1 is 1:
-    # claiming a guarantee there would rest on the last bit of an SVD.
-    below, above = gs < 1.0 - RTOL, gs > 1.0 + RTOL
-    if below:
-        condition = f"vanishing guaranteed: gamma*sigma_max = {gs:.4g} < 1"
-    elif above:
-        condition = f"exploding possible, not implied: gamma*sigma_max = {gs:.4g} > 1"
-    else:
-        condition = "borderline: gamma*sigma_max = 1, no explosion, vanishing not guaranteed"
-    if rate == -math.inf:
-        zero_at = int(np.argmax(np.asarray(log10_norm) == -np.inf)) + 1
-        observed = f"vanishing, the product is exactly zero from k = {zero_at} on"
-    else:
-        observed = f"{measured}, {rate:.4g} decades per step"
-    summary = f"{condition}; measured: {observed}"
-    return Verdict(gs, below, above, rate, measured, summary)

@@ -1,13 +1,17 @@
-"""The ``flow`` and ``sweep`` subcommands.
+"""The ``flow``, ``sweep`` and ``params`` subcommands.
 
-``gradproof flow rnn`` measures ``||ds_T/ds_{T-k}||_2`` for k = 1..T on real
-or random weights and sets it against the bound ``(gamma sigma_max)^k``;
-``gradproof sweep rnn`` measures the decay rate over a range of
-``sigma_max(W_hh)``.  Handlers validate everything before computing, write
+``gradproof flow CELL`` measures ``||ds_T/ds_{T-k}||_2`` for k = 1..T on real
+or random weights and sets it against the cell's bound ``B^k``;
+``gradproof sweep CELL`` measures the decay rate over a range of weight
+scales, against ``B``.  Handlers validate everything before computing, write
 files only at the end (atomically), and let
 :class:`~numeric.errors.GradproofInputError` propagate to ``main``.
 
-A cell joins both commands with one :data:`FLOW_CELLS` entry.
+Every cell takes the same path: the registry's family gives the cell, its
+weight layout (PyTorch gate slices, or files keyed by parameter names) and
+its declared step bound; a family whose flow is not one cell along time
+(the Grid LSTM) names its own runner.  ``gradproof params`` lists the keys
+and shapes a weight file needs.
 """
 
 from __future__ import annotations
@@ -16,72 +20,34 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
-from symbolic.activations import activation
-from symbolic.cells import Cell, elman_rnn
-from symbolic.gru import GRU_VARIANTS, gru
-from symbolic.lstm import LSTM_VARIANTS, lstm
+from symbolic.cells import Cell
+from symbolic.registry import CellFamily, load_entry_point
 
+from .bounds import evaluate_bound, log10_bound, verdict
+from .cli_common import CELL_HELP, chosen_options, lookup
 from .compile import compile_cell
 from .errors import GradproofInputError
-from .flow import gradient_flow, json_floats, log10_bound, unbounded_verdict, verdict
-from .grid_cli import add_gridlstm_arguments, format_gridlstm_flow, run_gridlstm_flow
+from .flow import gradient_flow, json_floats
+from .loading import load_inputs, load_state0, load_state_dict
 from .plots import check_plot_path, plot_flow, plot_sweep
 from .sweep import crossing, decay_rates
 from .weights import (
     INITS,
     cell_sizes,
-    load_inputs,
-    load_state0,
-    load_state_dict,
+    named_params,
+    param_shapes,
     random_inputs,
+    random_params,
     random_state_dict,
     torch_weights,
 )
 
-__all__ = ["FLOW_CELLS", "FlowCell", "add_flow_parser", "add_sweep_parser", "parse_scales"]
+__all__ = ["add_flow_parser", "add_params_parser", "add_sweep_parser", "parse_scales"]
 
-
-@dataclass(frozen=True)
-class FlowCell:
-    """How the flow commands build, load and bound one kind of cell.
-
-    Parameters
-    ----------
-    build : callable
-        ``(activation, variant) -> symbolic cell``.
-    layout : str
-        Key of :data:`numeric.weights.TORCH_LAYOUTS`.
-    activations, variants : tuple of str
-        The values ``--activation`` and ``--variant`` may take (first: default).
-    bounded : bool
-        Whether ``||ds_T/ds_{T-k}|| <= (gamma sigma_max)^k`` holds for the full
-        state (the Elman RNN); otherwise ``gamma`` and ``log10_bound`` are null.
-    """
-
-    build: Callable[[str | None, str | None], Cell]
-    layout: str
-    activations: tuple[str, ...] = ()
-    variants: tuple[str, ...] = ()
-    bounded: bool = False
-
-
-#: Cells the flow commands accept, by command-line name.
-FLOW_CELLS: dict[str, FlowCell] = {
-    "rnn": FlowCell(
-        lambda act, variant: elman_rnn(act), "rnn", activations=("tanh", "relu"), bounded=True
-    ),
-    "lstm": FlowCell(lambda act, variant: lstm(variant), "lstm", variants=LSTM_VARIANTS),
-    "gru": FlowCell(lambda act, variant: gru(variant), "gru", variants=GRU_VARIANTS),
-}
-
-_ACTIVATIONS = ("tanh", "relu")
-#: Options of ``flow gridlstm`` that no other cell takes (argparse attribute names).
-GRID_OPTIONS = ("layers", "tied", "output_form", "priority")
+#: Random-weight options of cells with a PyTorch layout, and their defaults.
 _DEFAULT_RANDOM = {"hidden": 32, "input": 4, "scale": 1.0, "init": "gaussian"}
 
 
@@ -112,22 +78,26 @@ def parse_scales(text: str) -> np.ndarray:
     return scales
 
 
-def _add_common(parser: argparse.ArgumentParser, cells: list[str]) -> None:
-    parser.add_argument("cell", choices=cells, help="recurrent cell")
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("cell", help=CELL_HELP)
+    parser.add_argument("--activation", help="rnn: nonlinearity, tanh (default) or relu")
     parser.add_argument(
-        "--activation", choices=_ACTIVATIONS, help="rnn: nonlinearity (default tanh)"
+        "--variant", help="lstm: pytorch (default) or no_forget; gru: pytorch (default) or textbook"
     )
     parser.add_argument(
-        "--variant",
-        choices=sorted({v for spec in FLOW_CELLS.values() for v in spec.variants}),
-        help="lstm: pytorch (default) or no_forget; gru: pytorch (default) or textbook",
+        "--hidden", type=int, help="random PyTorch weights: hidden size (default 32)"
     )
-    parser.add_argument("--hidden", type=int, help="random weights: hidden size N (default 32)")
-    parser.add_argument("--input", type=int, help="random weights: input size M (default 4)")
+    parser.add_argument("--input", type=int, help="random PyTorch weights: input size (default 4)")
     parser.add_argument(
         "--init",
         choices=INITS,
-        help="random weights: W_hh drawn gaussian (default) or orthogonal, then rescaled",
+        help="random PyTorch weights: W_hh drawn gaussian (default) or orthogonal, then rescaled",
+    )
+    parser.add_argument(
+        "--size",
+        action="append",
+        metavar="NAME=N",
+        help="random weights of a cell keyed by parameter names: one per size, e.g. --size n=8",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     parser.add_argument("--plot", metavar="FILE", help="figure (.png, .pdf or .svg)")
@@ -150,13 +120,14 @@ def add_flow_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
         "flow",
         help="measure ||ds_T/ds_{T-k}||_2 for every k and compare with the bound",
         description="Run a recurrent network forward, then measure the spectral norm of "
-        "ds_T/ds_{T-k} for k = 1..T in log space, against (gamma*sigma_max)^k.",
+        "ds_T/ds_{T-k} for k = 1..T in log space, against the cell's bound B^k.",
     )
-    _add_common(parser, sorted([*FLOW_CELLS, "gridlstm"]))
+    _add_common(parser)
     parser.add_argument(
         "--weights",
         metavar="FILE",
-        help="PyTorch state_dict as .npz (or .pt/.pth with torch); gridlstm: its own .npz",
+        help="weights as .npz (or .pt/.pth with torch): a PyTorch state_dict, or keyed by "
+        "parameter names (see gradproof params CELL)",
     )
     parser.add_argument("--layer", type=int, help="layer K of a multi-layer module (_lK names)")
     parser.add_argument("--scale", type=float, help="random weights: sigma_max(W_hh) (default 1)")
@@ -165,13 +136,22 @@ def add_flow_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     source.add_argument("--inputs", metavar="F.npy", help="inputs x_1..x_T, shape (T, in)")
     source.add_argument("--steps", type=int, help="T standard-normal inputs (default 100)")
     parser.add_argument("--h0", metavar="F.npy", help="initial state, shape (N,); default zeros")
-    add_gridlstm_arguments(parser)
+    parser.add_argument(
+        "--output-form", help="gridlstm: h' = tanh(o*m') (paper) or o*tanh(m') (standard)"
+    )
+    parser.add_argument(
+        "--priority", help="gridlstm: depth reads the new time hidden vector (depth) or not (none)"
+    )
+    parser.add_argument("--layers", type=int, help="gridlstm: layers L (default 4)")
+    parser.add_argument(
+        "--tied", action="store_true", help="gridlstm: one weight set for all layers"
+    )
     parser.set_defaults(func=run_flow)
     return parser
 
 
 def add_sweep_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Register ``sweep``: measured decay rate against ``gamma sigma_max``.
+    """Register ``sweep``: measured decay rate against the step bound ``B``.
 
     Examples
     --------
@@ -185,14 +165,17 @@ def add_sweep_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     """
     parser = subparsers.add_parser(
         "sweep",
-        help="decay rate of the gradient norm against gamma*sigma_max",
-        description="For each sigma_max(W_hh) in --scales and each seed, draw random weights "
-        "and inputs, measure the decay rate of ||ds_T/ds_{T-k}|| and set it against "
-        "gamma*sigma_max, where vanishing stops being guaranteed at 1.",
+        help="decay rate of the gradient norm against the step bound B",
+        description="For each weight scale in --scales and each seed, draw random weights "
+        "and inputs, measure the decay rate of ||ds_T/ds_{T-k}|| and set it against the "
+        "cell's step bound B (gamma*sigma_max(W) for the Elman RNN), below 1 of which "
+        "vanishing is guaranteed.",
     )
-    _add_common(parser, sorted(name for name, spec in FLOW_CELLS.items() if spec.bounded))
+    _add_common(parser)
     parser.add_argument(
-        "--scales", default="0.5:1.5:11", help="sigma_max values, START:STOP:COUNT or a,b,c"
+        "--scales",
+        default="0.5:1.5:11",
+        help="weight scales (sigma_max(W_hh) for PyTorch layouts), START:STOP:COUNT or a,b,c",
     )
     parser.add_argument("--steps", type=int, default=200, help="horizon T (default 200)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..S-1 per scale (default 3)")
@@ -200,111 +183,206 @@ def add_sweep_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     return parser
 
 
-def _setting(args: argparse.Namespace) -> Callable[[str], object]:
-    """Look up a random-weights option, falling back to its default."""
+def add_params_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``params``: the keys and shapes a weight file for a cell needs.
 
-    def value(name: str) -> object:
-        given = getattr(args, name, None)
-        return _DEFAULT_RANDOM[name] if given is None else given
+    Examples
+    --------
+    >>> parser = argparse.ArgumentParser(prog="gradproof")
+    >>> _ = add_params_parser(parser.add_subparsers(dest="command"))
+    >>> args = parser.parse_args(["params", "symbolic.cells:elman_rnn"])
+    >>> args.func(args)  # doctest: +NORMALIZE_WHITESPACE
+    cell symbolic.cells:elman_rnn (Elman RNN (tanh)): a .npz (or .pt) keyed by parameter name
+      W  (n, n)
+      U  (n, m)
+      b  (n,)
+    sizes n, m are read off the arrays; random weights: --size n=N --size m=N
+    0
+    """
+    parser = subparsers.add_parser(
+        "params", help="list the keys and shapes a weight file for a cell needs"
+    )
+    parser.add_argument("cell", help=CELL_HELP)
+    for option in ("activation", "variant", "output_form", "priority"):
+        parser.add_argument("--" + option.replace("_", "-"), help="as for derive")
+    parser.set_defaults(func=run_params)
+    return parser
 
-    return value
+
+def run_params(args: argparse.Namespace) -> int:
+    """Handler of ``gradproof params``."""
+    fam = lookup(args.cell)
+    options = chosen_options(fam, args)
+    if fam.weights_help:
+        print(f"cell {args.cell}: {fam.weights_help}")
+        return 0
+    cell = fam.build(**options)
+    if fam.layout is not None:
+        G, gates = len(fam.layout.gates), ", ".join(fam.layout.gates)
+        print(f"cell {args.cell} ({cell.title}): a PyTorch state_dict, G = {G} gates ({gates})")
+        for key, shape in (
+            ("weight_ih", "(G*H, in)"),
+            ("weight_hh", "(G*H, H)"),
+            ("bias_ih", "(G*H,)"),
+            ("bias_hh", "(G*H,)"),
+        ):
+            print(f"  {key:<10} {shape}")
+        print("multi-layer modules suffix _lK (choose one with --layer K); the cell reads")
+        for name, terms in fam.layout.params.items():
+            parts = " + ".join(f"{tensor}[{gate}]" for tensor, gate in terms)
+            print(f"  {name} = {parts}")
+        return 0
+    print(f"cell {args.cell} ({cell.title}): a .npz (or .pt) keyed by parameter name")
+    shapes = param_shapes(cell)
+    width = max((len(k) for k in shapes), default=0)
+    for name, shape in shapes.items():
+        shown = "scalar, a 0-d array" if shape == () else str(shape)
+        print(f"  {name:<{width}}  {shown}")
+    dims = ", ".join(str(d) for d in cell.dims) or "none"
+    flags = " ".join(f"--size {d}=N" for d in cell.dims)
+    print(f"sizes {dims} are read off the arrays; random weights: {flags}")
+    return 0
+
+
+def _parse_sizes(pairs: list[str] | None) -> dict[str, int]:
+    sizes = {}
+    for pair in pairs or ():
+        name, sep, value = pair.partition("=")
+        if not sep or not name or not value.strip().lstrip("-").isdigit():
+            raise GradproofInputError(f"--size {pair!r} is not NAME=N, e.g. --size n=8")
+        sizes[name.strip()] = int(value)
+    return sizes
+
+
+def _random_weights(
+    fam: CellFamily, cell: Cell, args: argparse.Namespace, scale: float, seed: int
+) -> dict[str, np.ndarray]:
+    """Random parameters: PyTorch-shaped for a family with a layout, else by name."""
+    if fam.layout is None:
+        torch_only = [f"--{k}" for k in ("hidden", "input", "init") if getattr(args, k) is not None]
+        if torch_only:
+            raise GradproofInputError(
+                f"{', '.join(torch_only)} describe PyTorch weights; {args.cell} is keyed by "
+                "parameter names: give its sizes with --size NAME=N"
+            )
+        return random_params(cell, _parse_sizes(args.size), scale, seed)
+    if args.size:
+        raise GradproofInputError(
+            f"--size is for cells keyed by parameter names; {args.cell} takes --hidden and --input"
+        )
+    hidden, input_size, init = (
+        _DEFAULT_RANDOM[k] if getattr(args, k) is None else getattr(args, k)
+        for k in ("hidden", "input", "init")
+    )
+    state = random_state_dict(fam.name, hidden, input_size, scale, seed, init)
+    return torch_weights(state, fam.name).params
+
+
+def _weights(fam: CellFamily, cell: Cell, args: argparse.Namespace) -> dict[str, np.ndarray]:
+    if args.weights is None:
+        if args.layer is not None:
+            raise GradproofInputError("--layer selects a layer of --weights; pass --weights too")
+        scale = _DEFAULT_RANDOM["scale"] if args.scale is None else args.scale
+        return _random_weights(fam, cell, args, scale, args.seed)
+    random_flags = [
+        f"--{k}"
+        for k in ("hidden", "input", "scale", "init", "size")
+        if getattr(args, k) is not None
+    ]
+    if random_flags:
+        raise GradproofInputError(
+            f"{', '.join(random_flags)} describe random weights; drop them when using --weights"
+        )
+    state = load_state_dict(args.weights)
+    if fam.layout is not None:
+        return torch_weights(state, fam.name, args.layer).params
+    if args.layer is not None:
+        raise GradproofInputError(
+            f"--layer applies to PyTorch multi-layer files, not to {args.cell}"
+        )
+    return named_params(state, cell)
+
+
+def _input_size(cell: Cell, sizes: dict[str, int]) -> int:
+    subs = {d: sizes[str(d)] for d in cell.dims if str(d) in sizes}
+    rows = [v.rows.xreplace(subs) for v in cell.inputs]
+    unknown = [str(r) for r in rows if not r.is_Integer]
+    if unknown:
+        raise GradproofInputError(
+            f"the weights do not fix the input size {', '.join(unknown)} of {cell.name!r}; "
+            "no parameter multiplies that input"
+        )
+    return int(sum(rows))
 
 
 def run_flow(args: argparse.Namespace) -> int:
     """Handler of ``gradproof flow``; returns the exit code."""
-    if args.cell == "gridlstm":
-        if args.activation is not None:
-            raise GradproofInputError("--activation does not apply to gridlstm; drop it")
-        result = run_gridlstm_flow(args)
-        print(json.dumps(result, allow_nan=False) if args.json else format_gridlstm_flow(result))
+    fam = lookup(args.cell)
+    if fam.flow is not None:
+        report, shown = load_entry_point(fam.flow)(args)
+        print(json.dumps(report, allow_nan=False) if args.json else shown)
         return 0
-    grid_only = [f"--{name.replace('_', '-')}" for name in GRID_OPTIONS if getattr(args, name)]
+    grid_only = [f"--{name}" for name in ("layers", "tied") if getattr(args, name)]
     if grid_only:
         verb, pronoun = ("applies", "it") if len(grid_only) == 1 else ("apply", "them")
         raise GradproofInputError(f"{', '.join(grid_only)} {verb} only to gridlstm; drop {pronoun}")
-    spec = _chosen(args)
+    cell = fam.build(**chosen_options(fam, args))
     args.steps = 100 if args.steps is None else args.steps
     if args.plot:
         check_plot_path(args.plot)
-    random_flags = [f"--{k}" for k in _DEFAULT_RANDOM if getattr(args, k, None) is not None]
-    if args.weights is not None:
-        if random_flags:
-            raise GradproofInputError(
-                f"{', '.join(random_flags)} describe random weights; drop them when using --weights"
-            )
-        tw = torch_weights(load_state_dict(args.weights), spec.layout, args.layer)
-    else:
-        if args.layer is not None:
-            raise GradproofInputError("--layer selects a layer of --weights; pass --weights too")
-        hidden, input_size, scale, init = map(_setting(args), ("hidden", "input", "scale", "init"))
-        state = random_state_dict(spec.layout, hidden, input_size, scale, args.seed, init)
-        tw = torch_weights(state, spec.layout)
+    params = _weights(fam, cell, args)
+    sizes = cell_sizes(cell, params)
+    input_size = _input_size(cell, sizes)
     if args.inputs is not None:
-        inputs = load_inputs(args.inputs, tw.input_size)
+        inputs = load_inputs(args.inputs, input_size)
     else:
-        inputs = random_inputs(args.steps, tw.input_size, args.seed)
-    cell = spec.build(args.activation, args.variant)
-    model = compile_cell(cell, **cell_sizes(cell, tw.params))
+        inputs = random_inputs(args.steps, input_size, args.seed)
+    model = compile_cell(cell, **sizes)
     s0 = load_state0(args.h0, model.state_size)
-
-    flow = gradient_flow(model, tw.params, inputs, s0)
-    # PyTorch's stacked W_hh: the bound's matrix for the RNN (G = 1); for
-    # gated cells it is not square and has no spectral radius.
-    W_hh = tw.weight_hh
-    sigma_max = float(np.linalg.norm(W_hh, 2))
-    square = W_hh.shape[0] == W_hh.shape[1]
-    radius = float(np.max(np.abs(np.linalg.eigvals(W_hh)))) if square else None
-    if spec.bounded:
-        gamma = float(activation(args.activation).gamma)
-        bound = log10_bound(gamma, sigma_max, flow.steps)
-        result = verdict(gamma, sigma_max, flow.log10_norm).as_dict()
-    else:
-        gamma, bound, result = None, None, unbounded_verdict(flow.log10_norm)
-
+    flow = gradient_flow(model, params, inputs, s0)
+    bound = evaluate_bound(cell, params)
+    log10_b = None if bound is None else log10_bound(bound.value, flow.steps)
+    result = verdict(bound, flow.log10_norm).as_dict()
+    hidden = model.state_sizes[0]
     if args.plot:
-        title = f"{cell.title}, hidden {tw.hidden}, T = {flow.steps}"
-        plot_flow(
-            args.plot, np.where(np.isfinite(flow.log10_norm), flow.log10_norm, np.nan), bound, title
-        )
+        title = f"{cell.title}, hidden {hidden}, T = {flow.steps}"
+        curve = np.where(np.isfinite(flow.log10_norm), flow.log10_norm, np.nan)
+        plot_flow(args.plot, curve, log10_b, title)
     if args.json:
         report = {
             "cell": args.cell,
-            "hidden": tw.hidden,
+            "hidden": hidden,
             "steps": flow.steps,
-            "gamma": gamma,
-            "sigma_max": sigma_max,
-            "spectral_radius": radius,
+            "gamma": None if bound is None else bound.gamma,
+            "sigma_max": None if bound is None else bound.sigma_max,
+            "spectral_radius": None if bound is None else bound.spectral_radius,
             "log10_norm": json_floats(flow.log10_norm),
-            "log10_bound": None if bound is None else json_floats(bound),
+            "log10_bound": None if log10_b is None else json_floats(log10_b),
             "verdict": result,
         }
         print(json.dumps(report, allow_nan=False))
         return 0
-    print(f"cell {args.cell} ({cell.title}), hidden {tw.hidden}, steps {flow.steps}")
-    shown_radius = "n/a" if radius is None else f"{radius:.6g}"
-    shown_gamma = "n/a (no bound for gated cells)" if gamma is None else f"{gamma:.6g}"
-    print(f"gamma {shown_gamma}, sigma_max(W_hh) {sigma_max:.6g}, spectral radius {shown_radius}")
+    print(f"cell {args.cell} ({cell.title}), hidden {hidden}, steps {flow.steps}")
+    if bound is None:
+        print("no step bound declared for this cell")
+    else:
+        shown = [f"step bound B = {bound.formula} = {bound.value:.6g}"]
+        shown += [
+            f"{name} {value:.6g}"
+            for name, value in (
+                ("gamma", bound.gamma),
+                ("sigma_max", bound.sigma_max),
+                ("spectral radius", bound.spectral_radius),
+            )
+            if value is not None
+        ]
+        print(", ".join(shown))
     print(f"{'k':>8}  {'log10 norm':>14}  {'log10 bound':>14}")
     for k in _table_rows(flow.steps):
-        shown = "n/a" if bound is None else f"{bound[k - 1]:14.6f}"
+        shown = "n/a" if log10_b is None else f"{log10_b[k - 1]:14.6f}"
         print(f"{k:>8}  {flow.log10_norm[k - 1]:14.6f}  {shown:>14}")
     print(f"verdict: {result['summary']}")
     return 0
-
-
-def _chosen(args: argparse.Namespace) -> FlowCell:
-    """The cell's spec, with ``--activation`` and ``--variant`` checked and defaulted."""
-    spec = FLOW_CELLS[args.cell]
-    for option, allowed in (("activation", spec.activations), ("variant", spec.variants)):
-        given = getattr(args, option, None)
-        if given is not None and given not in allowed:
-            if not allowed:
-                raise GradproofInputError(f"--{option} does not apply to {args.cell}; drop it")
-            raise GradproofInputError(
-                f"--{option} {given} is not available for {args.cell}; choose {', '.join(allowed)}"
-            )
-        setattr(args, option, given or (allowed[0] if allowed else None))
-    return spec
 
 
 def _table_rows(steps: int) -> list[int]:
@@ -318,63 +396,74 @@ def _table_rows(steps: int) -> list[int]:
 
 def run_sweep(args: argparse.Namespace) -> int:
     """Handler of ``gradproof sweep``; returns the exit code."""
-    spec = _chosen(args)
+    fam = lookup(args.cell)
+    cell = fam.build(**chosen_options(fam, args)) if fam.flow is None else None
+    if cell is None or cell.bound is None:
+        raise GradproofInputError(
+            f"sweep sets the decay rate against a cell's step bound; {args.cell} declares none"
+        )
     if args.plot:
         check_plot_path(args.plot)
     scales = parse_scales(args.scales)
     if args.seeds < 1:
         raise GradproofInputError(f"--seeds must be at least 1, got {args.seeds}")
-    hidden, input_size, init = map(_setting(args), ("hidden", "input", "init"))
-    cell = spec.build(args.activation, args.variant)
-    gamma = float(activation(args.activation).gamma)
+    draws = [
+        [_random_weights(fam, cell, args, s, seed) for seed in range(args.seeds)] for s in scales
+    ]
+    bounds = np.array([[evaluate_bound(cell, p).value for p in row] for row in draws])
+    hidden = compile_cell(cell, **cell_sizes(cell, draws[0][0])).state_sizes[0]
+    input_size = _input_size(cell, cell_sizes(cell, draws[0][0]))
 
     def progress(done: int, total: int, scale: float, seed: int, rate: float) -> None:
         print(
-            f"sweep {done}/{total}: sigma_max {scale:.4g}, seed {seed}, rate {rate:.4g} decades/step",
+            f"sweep {done}/{total}: scale {scale:.4g}, seed {seed}, rate {rate:.4g} decades/step",
             file=sys.stderr,
             flush=True,
         )
 
     rates = decay_rates(
         cell,
-        spec.layout,
+        None if fam.layout is None else fam.name,
         scales,
         steps=args.steps,
         seeds=args.seeds,
         hidden=hidden,
         input_size=input_size,
-        init=init,
+        init=args.init or _DEFAULT_RANDOM["init"],
+        sizes=_parse_sizes(args.size),
         progress=progress,
     )
-    gs = gamma * scales
+    B = bounds.mean(axis=1)
     mean = rates.mean(axis=1)
-    measured = crossing(gs, mean)
+    measured = crossing(B, mean)
     if args.plot:
         title = f"{cell.title}, hidden {hidden}, T = {args.steps}, {args.seeds} seed(s)"
-        plot_sweep(args.plot, gs, np.where(np.isfinite(rates), rates, np.nan), title)
+        plot_sweep(args.plot, B, np.where(np.isfinite(rates), rates, np.nan), title)
     if args.json:
         report = {
             "cell": args.cell,
             "hidden": hidden,
             "steps": args.steps,
             "seeds": args.seeds,
-            "gamma": gamma,
-            "sigma_max": scales.tolist(),
-            "gamma_sigma_max": gs.tolist(),
+            "gamma": None if cell.bound.gamma is None else float(cell.bound.gamma),
+            "scale": scales.tolist(),
+            "step_bound": B.tolist(),
             "decay_rate": [json_floats(row) for row in rates],
             "mean_decay_rate": json_floats(mean),
-            "bound_rate": np.log10(gs).tolist(),
+            "bound_rate": json_floats(np.log10(B)),
             "measured_crossing": measured,
         }
         print(json.dumps(report, allow_nan=False))
         return 0
+    formula = evaluate_bound(cell, draws[0][0]).formula
     print(
         f"cell {args.cell} ({cell.title}), hidden {hidden}, steps {args.steps}, seeds {args.seeds}"
     )
-    print(f"{'gamma*sigma_max':>16}  {'mean rate':>12}  {'bound rate':>12}  guarantee")
-    for g, r in zip(gs, mean, strict=True):
+    print(f"step bound B = {formula}")
+    print(f"{'B':>16}  {'mean rate':>12}  {'bound rate':>12}  guarantee")
+    for g, r in zip(B, mean, strict=True):
         guarantee = "vanishing" if g < 1 else "none"
         print(f"{g:16.4f}  {r:12.5f}  {math.log10(g):12.5f}  {guarantee}")
-    where = "not within the range" if measured is None else f"at gamma*sigma_max = {measured:.3f}"
-    print(f"below gamma*sigma_max = 1 vanishing is guaranteed; the measured rate crosses 0 {where}")
+    where = "not within the range" if measured is None else f"at B = {measured:.3f}"
+    print(f"below B = 1 vanishing is guaranteed; the measured rate crosses 0 {where}")
     return 0

@@ -12,14 +12,12 @@ The norms come from :func:`numeric.flow.gradient_flow`, over the full state
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from symbolic.cells import Cell, elman_rnn
-from symbolic.gru import gru
-from symbolic.lstm import lstm
+from symbolic.registry import family
 
 from .flow import gradient_flow
 from .plots import save_figure
@@ -27,12 +25,12 @@ from .weights import random_inputs, random_state_dict, torch_weights
 
 __all__ = ["GATED_FLOW_CELLS", "gated_flows", "plot_gated_flow"]
 
-#: Cells compared, by label: how to build each, and its PyTorch layout.
-GATED_FLOW_CELLS: dict[str, tuple[Callable[[], Cell], str]] = {
-    "tanh RNN": (lambda: elman_rnn("tanh"), "rnn"),
-    "LSTM": (lstm, "lstm"),
-    "LSTM, no forget gate": (lambda: lstm("no_forget"), "lstm"),
-    "GRU": (gru, "gru"),
+#: Cells compared, by label: the registered family and its options.
+GATED_FLOW_CELLS: dict[str, tuple[str, dict[str, str]]] = {
+    "tanh RNN": ("rnn", {"activation": "tanh"}),
+    "LSTM": ("lstm", {"variant": "pytorch"}),
+    "LSTM, no forget gate": ("lstm", {"variant": "no_forget"}),
+    "GRU": ("gru", {"variant": "pytorch"}),
 }
 
 
@@ -72,10 +70,10 @@ def gated_flows(
     inputs = random_inputs(steps, input_size, seed)
     out = {}
     for label in cells if cells is not None else GATED_FLOW_CELLS:
-        build, layout = GATED_FLOW_CELLS[label]
-        state = random_state_dict(layout, hidden, input_size, scale, seed)
-        params = torch_weights(state, layout).params
-        out[label] = gradient_flow(build(), params, inputs).log10_norm
+        name, options = GATED_FLOW_CELLS[label]
+        state = random_state_dict(name, hidden, input_size, scale, seed)
+        params = torch_weights(state, name).params
+        out[label] = gradient_flow(family(name).cell(**options), params, inputs).log10_norm
     return out
 
 

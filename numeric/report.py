@@ -22,15 +22,17 @@ from matplotlib.figure import Figure
 from symbolic.activations import activation
 from symbolic.cells import elman_rnn
 from symbolic.derivation import Derivation
-from symbolic.gated_proofs import gru_derivations, lstm_derivations
-from symbolic.grid_proofs import grid_derivations
+from symbolic.gridlstm import grid_derivations
+from symbolic.gru import gru_derivations
 from symbolic.latex import document, render, tex_text
-from symbolic.rnn_proof import rnn_derivations
+from symbolic.lstm import lstm_derivations
+from symbolic.rnn import rnn_derivations
 
+from .bounds import log10_bound
 from .errors import GradproofInputError
-from .flow import gradient_flow, log10_bound
+from .flow import gradient_flow
 from .gated_flow import plot_gated_flow
-from .grid_figures import compare_depth_flow, plot_depth_flow
+from .gridlstm.figures import compare_depth_flow, plot_depth_flow
 from .plots import plot_sweep, save_figure
 from .sweep import crossing, decay_rates
 from .verify import verify
@@ -75,7 +77,7 @@ def plot_rnn_flow(path: Path, hidden: int = 32, steps: int = 60) -> str:
         flow = gradient_flow(elman_rnn("tanh"), params, inputs)
         label = rf"$\gamma\sigma_{{\max}}(W) = {gs:g}$"
         ax.plot(k, flow.log10_norm, color=f"C{i}", label=f"measured, {label}")
-        ax.plot(k, log10_bound(gamma, gs / gamma, steps), "--", color=f"C{i}", linewidth=1)
+        ax.plot(k, log10_bound(gs, steps), "--", color=f"C{i}", linewidth=1)
     ax.set_xlabel(r"$k$ (steps back from $T$)")
     ax.set_ylabel(r"$\log_{10} \|\partial h_T / \partial h_{T-k}\|_2$")
     ax.grid(alpha=0.3)

@@ -15,26 +15,31 @@ import numpy as np
 from symbolic.cells import Cell
 
 from .flow import decay_rate, gradient_flow
-from .weights import random_inputs, random_state_dict, torch_weights
+from .weights import random_inputs, random_params, random_state_dict, torch_weights
 
 __all__ = ["decay_rates", "crossing"]
 
 
 def decay_rates(
     cell: Cell,
-    layout: str,
+    layout: str | None,
     scales: Sequence[float],
     *,
     steps: int,
     seeds: int,
-    hidden: int,
+    hidden: int = 0,
     input_size: int,
     init: str = "gaussian",
+    sizes: dict[str, int] | None = None,
     input_scale: float = 1.0,
     progress: Callable[[int, int, float, int, float], None] | None = None,
 ) -> np.ndarray:
     """Measured decay rates, shape ``(len(scales), seeds)``, in decades per step.
 
+    ``layout`` names a family with a PyTorch layout, whose random weights have
+    ``sigma_max(weight_hh) = scale`` (:func:`numeric.weights.random_state_dict`);
+    with None, every parameter of the cell is drawn at ``scale`` by
+    :func:`numeric.weights.random_params` at the given ``sizes``.
     Inputs are standard normal times ``input_scale``; a small scale keeps
     tanh near its linear regime, where an orthogonal ``W`` makes the bound tight.
     ``progress(done, total, scale, seed, rate)`` is called after each run.
@@ -50,8 +55,11 @@ def decay_rates(
     rates = np.empty((len(scales), seeds))
     for i, scale in enumerate(scales):
         for seed in range(seeds):
-            state = random_state_dict(layout, hidden, input_size, scale, seed, init)
-            params = torch_weights(state, layout).params
+            if layout is None:
+                params = random_params(cell, sizes or {}, scale, seed)
+            else:
+                state = random_state_dict(layout, hidden, input_size, scale, seed, init)
+                params = torch_weights(state, layout).params
             inputs = input_scale * random_inputs(steps, input_size, seed)
             flow = gradient_flow(cell, params, inputs)
             rates[i, seed] = decay_rate(flow.log10_norm)

@@ -15,14 +15,14 @@ Only the PyTorch forms have a counterpart: the Elman RNN with tanh or relu
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from symbolic.cells import Cell, elman_rnn
-from symbolic.gru import gru
-from symbolic.lstm import lstm
+from symbolic.cells import Cell
+from symbolic.registry import family
 
 __all__ = ["torch_cell", "torch_jacobian", "torch_step"]
 
@@ -38,14 +38,23 @@ def _torch() -> Any:
 
 
 def _module_class(cell: Cell) -> tuple[str, dict[str, str]]:
-    """Name of the ``torch.nn`` cell implementing ``cell``, and its keyword arguments."""
-    for nonlinearity in ("tanh", "relu"):
-        if cell == elman_rnn(nonlinearity):
-            return "RNNCell", {"nonlinearity": nonlinearity}
-    if cell == lstm("pytorch"):
-        return "LSTMCell", {}
-    if cell == gru("pytorch"):
-        return "GRUCell", {}
+    """Name of the ``torch.nn`` cell implementing ``cell``, and its keyword arguments.
+
+    The cell's family declares it (:class:`symbolic.registry.TorchLayout`):
+    the options that rebuild ``cell`` decide the module.
+    """
+    try:
+        fam = family(cell.name)
+    except ValueError:  # not a registered family: no PyTorch module declared
+        fam = None
+    layout = None if fam is None else fam.layout
+    if layout is not None and layout.module is not None:
+        for choice in itertools.product(*fam.options.values()):
+            options = dict(zip(fam.options, choice, strict=True))
+            if fam.build(**options) == cell:
+                module = layout.module(**options)
+                if module is not None:
+                    return module
     raise ValueError(
         f"PyTorch has no cell for {cell.title!r}; parity exists for elman_rnn('tanh' or 'relu'), "
         "lstm('pytorch') and gru('pytorch')"
@@ -68,6 +77,7 @@ def torch_cell(cell: Cell, state_dict: Mapping[str, Any]) -> Any:
     >>> import pytest
     >>> torch = pytest.importorskip("torch")
     >>> state = {"weight_ih": np.ones((8, 3)), "weight_hh": np.eye(8, 2)}
+    >>> from symbolic.lstm import lstm
     >>> type(torch_cell(lstm(), state)).__name__
     'LSTMCell'
     """
@@ -140,6 +150,7 @@ def torch_step(
     >>> import pytest
     >>> torch = pytest.importorskip("torch")
     >>> state = {"weight_ih": np.ones((2, 1)), "weight_hh": np.eye(2)}
+    >>> from symbolic.rnn import elman_rnn
     >>> torch_step(elman_rnn("tanh"), state, np.zeros(2), np.array([0.5])).round(4)
     array([0.4621, 0.4621])
     """
@@ -158,6 +169,7 @@ def torch_jacobian(
     >>> import pytest
     >>> torch = pytest.importorskip("torch")
     >>> state = {"weight_ih": np.ones((2, 1)), "weight_hh": np.eye(2)}
+    >>> from symbolic.rnn import elman_rnn
     >>> torch_jacobian(elman_rnn("tanh"), state, np.zeros(2), np.array([0.0]))
     array([[1., 0.],
            [0., 1.]])

@@ -1,128 +1,55 @@
-"""Parameters and inputs from files or seeds, validated once, at the door.
+"""A cell's parameters from a weight file's arrays, or drawn at random.
 
-Weight files are ``.npz`` archives with PyTorch ``state_dict`` names, as
-written by::
+Two layouts, declared by the cell's family (:mod:`symbolic.registry`):
 
-    numpy.savez(path, **{k: v.detach().numpy() for k, v in module.state_dict().items()})
+- PyTorch's: a ``state_dict`` with ``weight_ih (G*H, in)``,
+  ``weight_hh (G*H, H)``, ``bias_ih (G*H,)``, ``bias_hh (G*H,)``, the ``G``
+  gates stacked along the rows, multi-layer modules suffixing ``_l{k}``;
+  the family's :class:`~symbolic.registry.TorchLayout` says which gate
+  slices (summed) make each symbolic parameter (:func:`torch_weights`);
+- plain: the file's keys are the cell's parameter names exactly, a scalar
+  as a 0-d array (:func:`named_params`).
 
-PyTorch stacks the ``G`` gates of a recurrent layer along the rows:
-``weight_ih (G*H, in)``, ``weight_hh (G*H, H)``, ``bias_ih (G*H,)``,
-``bias_hh (G*H,)``; multi-layer modules suffix ``_l{k}``.  A
-:class:`TorchLayout` says, for one cell, the gate order and which gate
-slices (summed) make each symbolic parameter, so a new cell is one entry of
-:data:`TORCH_LAYOUTS`.  For example, the LSTM (gates ``i, f, g, o``) whose
-cell names its parameters ``W_i, U_i, b_i, ...`` would add::
-
-    "lstm": TorchLayout(
-        gates=("i", "f", "g", "o"),
-        params={
-            f"{kind}_{g}": terms
-            for g in "ifgo"
-            for kind, terms in (
-                ("W", (("weight_hh", g),)),
-                ("U", (("weight_ih", g),)),
-                ("b", (("bias_ih", g), ("bias_hh", g))),
-            )
-        },
-    )
-
-and the GRU keeps ``b_hn`` apart from ``b_in`` because ``r`` multiplies
-``W_hn h + b_hn``: ``"b_in": (("bias_ih", "n"),), "b_hn": (("bias_hh", "n"),)``.
-
-Every problem raises :class:`~numeric.errors.GradproofInputError` with one
-line naming the key, the expected and the actual shape, and what to do.
+Sizes are read off the arrays (:func:`cell_sizes`).  Every problem raises
+:class:`~numeric.errors.GradproofInputError` with one line naming the key,
+the expected and the actual shape, and what to do.
 """
 
 from __future__ import annotations
 
-import os
-import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
 
 from symbolic.cells import Cell
+from symbolic.registry import TorchLayout, family
 
 from .errors import GradproofInputError
+from .loading import real_array
 
 __all__ = [
     "INITS",
-    "TORCH_LAYOUTS",
-    "TorchLayout",
     "TorchWeights",
     "cell_sizes",
-    "load_inputs",
-    "load_npz",
-    "load_state_dict",
-    "load_torch",
-    "load_state0",
+    "named_params",
+    "param_shapes",
     "random_inputs",
+    "random_params",
     "random_state_dict",
     "torch_weights",
 ]
 
-_TENSORS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
-
-@dataclass(frozen=True)
-class TorchLayout:
-    """How one cell's parameters sit in a PyTorch ``state_dict``.
-
-    Parameters
-    ----------
-    gates : tuple of str
-        Gate names in PyTorch's stacking order (``G = len(gates)``).
-    params : dict
-        Symbolic parameter name -> the ``(tensor, gate)`` slices whose sum it
-        is, ``tensor`` one of ``weight_ih, weight_hh, bias_ih, bias_hh``.
-    """
-
-    gates: tuple[str, ...]
-    params: dict[str, tuple[tuple[str, str], ...]] = field(hash=False)
-
-    def __post_init__(self) -> None:
-        for name, terms in self.params.items():
-            for tensor, gate in terms:
-                if tensor not in _TENSORS or gate not in self.gates:
-                    raise ValueError(
-                        f"layout term {(tensor, gate)} of {name!r} is not a gate slice"
-                    )
-
-
-#: PyTorch layouts by cell name (``Cell.name``).
-TORCH_LAYOUTS: dict[str, TorchLayout] = {
-    "rnn": TorchLayout(
-        gates=("h",),
-        params={
-            "W": (("weight_hh", "h"),),
-            "U": (("weight_ih", "h"),),
-            "b": (("bias_ih", "h"), ("bias_hh", "h")),
-        },
-    ),
-    # The LSTM without forget gate reuses this layout; its f rows go unused.
-    "lstm": TorchLayout(
-        gates=("i", "f", "g", "o"),
-        params={
-            **{f"W_{{i{g}}}": (("weight_ih", g),) for g in "ifgo"},
-            **{f"W_{{h{g}}}": (("weight_hh", g),) for g in "ifgo"},
-            **{f"b_{{{g}}}": (("bias_ih", g), ("bias_hh", g)) for g in "ifgo"},
-        },
-    ),
-    # r multiplies W_hn h + b_hn, so the n biases stay apart.
-    "gru": TorchLayout(
-        gates=("r", "z", "n"),
-        params={
-            **{f"W_{{i{g}}}": (("weight_ih", g),) for g in "rzn"},
-            **{f"W_{{h{g}}}": (("weight_hh", g),) for g in "rzn"},
-            "b_{r}": (("bias_ih", "r"), ("bias_hh", "r")),
-            "b_{z}": (("bias_ih", "z"), ("bias_hh", "z")),
-            "b_{in}": (("bias_ih", "n"),),
-            "b_{hn}": (("bias_hh", "n"),),
-        },
-    ),
-}
+def _layout(family_name: str) -> TorchLayout:
+    layout = family(family_name).layout
+    if layout is None:
+        raise GradproofInputError(
+            f"cell {family_name!r} has no PyTorch weight layout; its weight files are keyed "
+            "by parameter names"
+        )
+    return layout
 
 
 @dataclass(frozen=True)
@@ -137,107 +64,6 @@ class TorchWeights:
     hidden: int
     input_size: int
     weight_hh: np.ndarray
-
-
-def _layout(cell_name: str) -> TorchLayout:
-    if cell_name not in TORCH_LAYOUTS:
-        known = ", ".join(sorted(TORCH_LAYOUTS))
-        raise GradproofInputError(
-            f"no PyTorch weight layout for cell {cell_name!r}; known cells: {known}"
-        )
-    return TORCH_LAYOUTS[cell_name]
-
-
-def _real_array(value: object, what: str) -> np.ndarray:
-    arr = np.asarray(value)
-    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-        raise GradproofInputError(f"{what} has dtype {arr.dtype}, expected real numbers")
-    arr = arr.astype(np.float64)
-    if not np.all(np.isfinite(arr)):
-        bad = np.argwhere(~np.isfinite(arr))[0]
-        raise GradproofInputError(
-            f"{what} contains NaN or inf (first at index {tuple(int(i) for i in bad)}); "
-            "fix or regenerate the data"
-        )
-    return arr
-
-
-def _load(path: str | os.PathLike, what: str, hint: str):
-    try:
-        return np.load(os.fspath(path), allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise GradproofInputError(
-            f"cannot read {what} {os.fspath(path)!r}: {reason}; {hint}"
-        ) from exc
-
-
-def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read every array of an ``.npz`` file as float64, checked finite.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "w.npz"
-    >>> np.savez(path, weight_hh=np.eye(2))
-    >>> load_npz(path)["weight_hh"].dtype
-    dtype('float64')
-    """
-    hint = "pass a .npz written by numpy.savez from a module's state_dict"
-    archive = _load(path, "weights file", hint)
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise GradproofInputError(f"weights file {os.fspath(path)!r} is a single array; {hint}")
-    with archive:
-        try:
-            arrays = {k: archive[k] for k in archive.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-            raise GradproofInputError(
-                f"cannot read weights file {os.fspath(path)!r}: {exc}; {hint}"
-            ) from exc
-    return {k: _real_array(v, f"weights file key {k!r}") for k, v in arrays.items()}
-
-
-_SAVEZ = "numpy.savez(path, **{k: v.detach().numpy() for k, v in module.state_dict().items()})"
-
-
-def load_torch(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read a PyTorch ``state_dict`` saved with ``torch.save``, tensors only.
-
-    ``torch.load(..., weights_only=True)`` refuses anything but tensors and
-    plain containers, so no arbitrary object is ever unpickled; the result
-    must then be a flat mapping of names to tensors.
-    """
-    try:
-        import torch
-    except ImportError:
-        raise GradproofInputError(
-            f"reading {os.fspath(path)!r} needs PyTorch, which is not installed; "
-            f"convert it to .npz where torch is: {_SAVEZ}"
-        ) from None
-    try:
-        state = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, OSError, ...
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise GradproofInputError(
-            f"cannot read {os.fspath(path)!r} as a state_dict of tensors: {reason}"
-        ) from exc
-    if not isinstance(state, dict) or not all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
-    ):
-        raise GradproofInputError(
-            f"{os.fspath(path)!r} is not a state_dict of tensors; save module.state_dict()"
-        )
-    return {
-        k: _real_array(v.detach().to(torch.float64).numpy(), f"weights file key {k!r}")
-        for k, v in state.items()
-    }
-
-
-def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read weights by extension: ``.pt``/``.pth`` with PyTorch, anything else as ``.npz``."""
-    if os.fspath(path).lower().endswith((".pt", ".pth")):
-        return load_torch(path)
-    return load_npz(path)
 
 
 def _key(tensor: str, layer: int | None) -> str:
@@ -268,7 +94,7 @@ def _tensor(
             f"the weights have no key {key!r} (keys: {known}); "
             "export the module's full state_dict, and check --layer"
         )
-    arr = _real_array(state[key], f"key {key!r}")
+    arr = real_array(state[key], f"key {key!r}")
     fits = arr.ndim == len(expected) and all(
         actual == size if size is not None else actual >= 1
         for actual, size in zip(arr.shape, expected, strict=True)
@@ -284,7 +110,7 @@ def _tensor(
 
 
 def torch_weights(
-    state: Mapping[str, np.ndarray], cell_name: str = "rnn", layer: int | None = None
+    state: Mapping[str, np.ndarray], family_name: str = "rnn", layer: int | None = None
 ) -> TorchWeights:
     """Map a PyTorch ``state_dict`` (as arrays) to a cell's symbolic parameters.
 
@@ -292,8 +118,8 @@ def torch_weights(
     ----------
     state : mapping of str to ndarray
         PyTorch names and arrays, e.g. from :func:`load_npz`.
-    cell_name : str
-        Key of :data:`TORCH_LAYOUTS`.
+    family_name : str
+        A registered cell family with a PyTorch layout (``"rnn"``, ``"lstm"``, ``"gru"``).
     layer : int, optional
         Layer ``K`` of a multi-layer module (names suffixed ``_lK``); ``None``
         for a cell's unsuffixed names.  A module built with ``bias=False``
@@ -307,7 +133,7 @@ def torch_weights(
     >>> tw.hidden, tw.input_size, tw.params["b"]
     (2, 3, array([2., 2.]))
     """
-    layout = _layout(cell_name)
+    layout = _layout(family_name)
     _check_layer_names(state, layer)
     G = len(layout.gates)
     hh_key = _key("weight_hh", layer)
@@ -353,7 +179,7 @@ INITS = ("gaussian", "orthogonal")
 
 
 def random_state_dict(
-    cell_name: str,
+    family_name: str,
     hidden: int,
     input_size: int,
     scale: float,
@@ -377,7 +203,7 @@ def random_state_dict(
     >>> np.linalg.svd(W, compute_uv=False).round(12)
     array([2., 2., 2.])
     """
-    G = len(_layout(cell_name).gates)
+    G = len(_layout(family_name).gates)
     H = _positive(hidden, "--hidden")
     M = _positive(input_size, "--input")
     if not (np.isfinite(scale) and scale > 0):
@@ -399,71 +225,45 @@ def random_state_dict(
     }
 
 
-def _load_npy(path: str | os.PathLike, what: str, hint: str) -> np.ndarray:
-    arr = _load(path, what, hint)
-    if not isinstance(arr, np.ndarray):
-        arr.close()
-        raise GradproofInputError(f"{what} {os.fspath(path)!r} is an .npz archive; {hint}")
-    return _real_array(arr, f"{what} {os.fspath(path)!r}")
-
-
-def load_inputs(path: str | os.PathLike, input_size: int) -> np.ndarray:
-    """Inputs ``x_1..x_T`` from an ``.npy`` file of shape ``(T, in)``.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.npy"
-    >>> np.save(path, np.zeros((5, 3)))
-    >>> load_inputs(path, 3).shape
-    (5, 3)
-    """
-    hint = "save an array of shape (T, in) with numpy.save"
-    xs = _load_npy(path, "inputs file", hint)
-    if xs.ndim != 2 or xs.shape[1] != input_size or xs.shape[0] < 1:
-        raise GradproofInputError(
-            f"inputs file {os.fspath(path)!r} has shape {xs.shape}, expected (T, in) = "
-            f"(T, {input_size}) with T >= 1; {hint}"
-        )
-    return xs
-
-
 def random_inputs(steps: int, input_size: int, seed: int) -> np.ndarray:
-    """Standard normal inputs of shape ``(steps, input_size)``.
+    """Standard normal inputs of shape ``(steps, input_size)``; ``input_size`` may be 0.
 
     Examples
     --------
     >>> random_inputs(3, 2, seed=0).shape
     (3, 2)
+    >>> random_inputs(3, 0, seed=0).shape
+    (3, 0)
     """
     T = _positive(steps, "--steps")
-    return _rng(seed, 1).standard_normal((T, _positive(input_size, "--input")))
+    if int(input_size) != input_size or input_size < 0:
+        raise GradproofInputError(f"--input must be a non-negative integer, got {input_size}")
+    return _rng(seed, 1).standard_normal((T, int(input_size)))
 
 
-def load_state0(path: str | os.PathLike | None, size: int) -> np.ndarray:
-    """The initial full state ``s_0`` from an ``.npy`` of shape ``(N,)``, else zeros.
+def _expected(p: sp.MatrixSymbol | sp.Symbol) -> tuple:
+    """The array shape a parameter needs, in size symbols: 2-D, 1-D (a vector) or 0-d."""
+    if isinstance(p, sp.Symbol):
+        return ()
+    return (p.shape[0],) if p.shape[1] == 1 else tuple(p.shape)
+
+
+def param_shapes(cell: Cell) -> dict[str, tuple]:
+    """Each parameter's array shape in size symbols: what a weight file must hold.
 
     Examples
     --------
-    >>> load_state0(None, 3)
-    array([0., 0., 0.])
+    >>> from symbolic.cells import elman_rnn
+    >>> param_shapes(elman_rnn())
+    {'W': (n, n), 'U': (n, m), 'b': (n,)}
     """
-    if path is None:
-        return np.zeros(size)
-    hint = f"save a vector of shape ({size},) with numpy.save"
-    s0 = _load_npy(path, "initial state file", hint)
-    if s0.shape != (size,):
-        raise GradproofInputError(
-            f"initial state file {os.fspath(path)!r} has shape {s0.shape}, "
-            f"expected (N,) = ({size},); {hint}"
-        )
-    return s0
+    return {p.name: _expected(p) for p in cell.params}
 
 
 def cell_sizes(cell: Cell, params: Mapping[str, np.ndarray]) -> dict[str, int]:
     """Size symbols of ``cell`` read off ``params``, every shape checked.
 
-    Matrices are 2-D, column vectors (biases) 1-D.
+    Matrices are 2-D, column vectors (biases) 1-D, scalars 0-d.
 
     Examples
     --------
@@ -479,20 +279,86 @@ def cell_sizes(cell: Cell, params: Mapping[str, np.ndarray]) -> dict[str, int]:
                 f"parameter {p.name!r} of cell {cell.name!r} is missing; "
                 f"pass all of {', '.join(q.name for q in cell.params)}"
             )
-        dims = (p.shape[0],) if p.shape[1] == 1 else tuple(p.shape)
+        dims = _expected(p)
         shape = np.shape(params[p.name])
         if len(shape) != len(dims):
-            raise GradproofInputError(
-                f"parameter {p.name!r} has shape {shape}, expected {len(dims)}-D {dims}"
-            )
+            what = "a scalar (0-d)" if not dims else f"{len(dims)}-D {dims}"
+            raise GradproofInputError(f"parameter {p.name!r} has shape {shape}, expected {what}")
         shapes[p.name] = (dims, shape)
         for d, actual in zip(dims, shape, strict=True):
             if isinstance(d, sp.Symbol):
                 sizes.setdefault(d, actual)
     for name, (dims, shape) in shapes.items():
         expected = tuple(int(sp.sympify(d).xreplace(sizes)) for d in dims)
-        if expected != shape:
+        if expected != shape or 0 in shape:
             raise GradproofInputError(
                 f"parameter {name!r} has shape {shape}, expected {dims} = {expected}"
             )
     return {str(d): v for d, v in sizes.items()}
+
+
+def named_params(state: Mapping[str, np.ndarray], cell: Cell) -> dict[str, np.ndarray]:
+    """A weight file keyed by the cell's parameter names, exactly; shapes checked.
+
+    Examples
+    --------
+    >>> from symbolic.cells import elman_rnn
+    >>> named_params({"W": np.eye(2), "U": np.ones((2, 1)), "b": np.zeros(2)}, elman_rnn())["W"]
+    array([[1., 0.],
+           [0., 1.]])
+    >>> named_params({"W": np.eye(2), "U": np.ones((2, 1)), "b": np.zeros(2), "c": 1}, elman_rnn())
+    Traceback (most recent call last):
+    ...
+    numeric.errors.GradproofInputError: the weights have key 'c', which is not a parameter of cell 'rnn' (parameters: W, U, b); remove it
+    """
+    names = [p.name for p in cell.params]
+    extra = sorted(set(state) - set(names))
+    if extra:
+        raise GradproofInputError(
+            f"the weights have key {extra[0]!r}, which is not a parameter of cell "
+            f"{cell.name!r} (parameters: {', '.join(names)}); remove it"
+        )
+    params = {name: real_array(state[name], f"key {name!r}") for name in names if name in state}
+    cell_sizes(cell, params)  # refuses a missing key or a wrong shape
+    return params
+
+
+def random_params(
+    cell: Cell, sizes: Mapping[str, int], scale: float = 1.0, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Random parameters for any cell: matrices with ``sigma_max = scale``,
+    vectors with ``max_i |v_i| = scale``, scalars uniform in ``(0, scale)``.
+
+    Every size symbol of the cell needs a value in ``sizes``.
+
+    Examples
+    --------
+    >>> from symbolic.cells import elman_rnn
+    >>> p = random_params(elman_rnn(), {"n": 3, "m": 2}, scale=0.5, seed=0)
+    >>> round(float(np.linalg.norm(p["W"], 2)), 12), round(float(np.max(np.abs(p["b"]))), 12)
+    (0.5, 0.5)
+    """
+    missing = [str(d) for d in cell.dims if str(d) not in sizes]
+    if missing:
+        raise GradproofInputError(
+            f"cell {cell.name!r} needs every size for random weights; pass "
+            + " ".join(f"--size {d}=N" for d in missing)
+        )
+    unknown = sorted(set(sizes) - {str(d) for d in cell.dims})
+    if unknown:
+        known = ", ".join(str(d) for d in cell.dims) or "none"
+        raise GradproofInputError(f"cell {cell.name!r} has no size {unknown[0]!r} (sizes: {known})")
+    subs = {d: _positive(sizes[str(d)], f"--size {d}") for d in cell.dims}
+    if not (np.isfinite(scale) and scale > 0):
+        raise GradproofInputError(f"--scale must be a positive number, got {scale}")
+    rng = _rng(seed, 0)
+    out = {}
+    for p in cell.params:
+        shape = tuple(int(sp.sympify(d).xreplace(subs)) for d in _expected(p))
+        if not shape:
+            out[p.name] = np.asarray(scale * rng.uniform(0.0, 1.0))
+            continue
+        value = rng.standard_normal(shape)
+        norm = np.linalg.norm(value, 2) if value.ndim == 2 else np.max(np.abs(value))
+        out[p.name] = value * (scale / norm)
+    return out

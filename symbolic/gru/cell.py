@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .activations import activation
-from .cells import Cell, Equation, TimedVector
+from ..activations import activation
+from ..cells import Cell, Equation, TimedVector
 
 __all__ = ["GRU_VARIANTS", "gru"]
 

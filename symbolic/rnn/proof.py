@@ -1,4 +1,4 @@
-"""The vanishing-gradient argument for the Elman RNN (seed Q1), step by step.
+"""The vanishing-gradient argument for the Elman RNN (Q1), step by step.
 
 Four derivations, each step carrying the claim that checks it:
 
@@ -9,17 +9,17 @@ Four derivations, each step carrying the claim that checks it:
 3. the linear case through the eigendecomposition, in closed form for a
    symbolic 2 x 2 matrix;
 4. the counterexample showing that the spectral radius cannot replace the
-   largest singular value for a nonlinear RNN (Pascanu et al. 2013, pitfall 1
-   in REFERENCE.md).
+   largest singular value for a nonlinear RNN (some copies of Pascanu et al.
+   2013 state the condition with eigenvalues; that wording is false).
 """
 
 from __future__ import annotations
 
 import sympy as sp
 
-from .activations import Activation, activation, z
-from .cells import elman_rnn
-from .derivation import (
+from ..activations import Activation, activation, z
+from ..cells import elman_rnn
+from ..derivation import (
     ActivationBoundClaim,
     BoundClaim,
     ChainClaim,
@@ -31,8 +31,9 @@ from .derivation import (
     Partial,
     Step,
 )
-from .jacobians import step_jacobian
-from .latex import latex, text
+from ..generic import norm
+from ..jacobians import step_jacobian
+from ..latex import latex, text
 
 __all__ = [
     "rnn_derivations",
@@ -43,10 +44,6 @@ __all__ = [
 ]
 
 _T, _k = sp.symbols("T k", integer=True)
-
-
-def _norm(latex_body: str, text_body: str) -> Notation:
-    return Notation(rf"\left\lVert {latex_body} \right\rVert_2", f"||{text_body}||_2")
 
 
 def chain_derivation(act: str | Activation | sp.Lambda = "tanh") -> Derivation:
@@ -117,7 +114,7 @@ def bound_derivation(act: str | Activation | sp.Lambda = "tanh") -> Derivation:
     g, r = sp.Symbol("gamma"), sp.Symbol("r", positive=True)
     N = sp.Symbol("N", integer=True, positive=True)
     slope = f.derivative(z)
-    chain_norm = _norm(r"\frac{\partial h_{T}}{\partial h_{k}}", "dh_T/dh_k")
+    chain_norm = norm(Notation(r"\frac{\partial h_{T}}{\partial h_{k}}", "dh_T/dh_k"))
     return Derivation(
         title=f"Norm bound for the {cell.title} (Pascanu, Mikolov and Bengio 2013)",
         intro=(
@@ -141,7 +138,7 @@ def bound_derivation(act: str | Activation | sp.Lambda = "tanh") -> Derivation:
                 ActivationBoundClaim(f, gamma),
             ),
             Step(
-                _norm(J_latex, text(step_jacobian(cell))),
+                norm(Notation(J_latex, text(step_jacobian(cell)))),
                 "<=",
                 Notation(
                     r"\max_i |"
@@ -150,7 +147,7 @@ def bound_derivation(act: str | Activation | sp.Lambda = "tanh") -> Derivation:
                     "max_i |f'(a_t,i)| ||W||_2 <= gamma sigma_max(W)",
                 ),
                 "submultiplicativity; the norm of a diagonal matrix is its largest entry",
-                BoundClaim(cell, W, gamma, steps=1),
+                BoundClaim(cell, steps=1),
             ),
             Step(
                 chain_norm,
@@ -159,7 +156,7 @@ def bound_derivation(act: str | Activation | sp.Lambda = "tanh") -> Derivation:
                     r"\left(\gamma\, \sigma_{\max}(W)\right)^{T-k}", "(gamma sigma_max(W))^(T-k)"
                 ),
                 "one factor per step",
-                BoundClaim(cell, W, gamma, steps=40),
+                BoundClaim(cell, steps=40),
             ),
             Step(
                 Notation(
@@ -184,7 +181,7 @@ def bound_derivation(act: str | Activation | sp.Lambda = "tanh") -> Derivation:
                 "=>",
                 Notation(r"\sigma_{\max}(W) > 1/\gamma", "sigma_max(W) > 1/gamma"),
                 r"necessary for exploding: otherwise $(\gamma\,\sigma_{\max})^{T-k} \le 1$",
-                BoundClaim(cell, W, gamma, steps=40),
+                BoundClaim(cell, steps=40),
             ),
         )
         + ((_saturation_step(N),) if f.name == "tanh" else ()),
@@ -340,7 +337,7 @@ def counterexample_derivation() -> Derivation:
                 InductionClaim(J, sp.ImmutableMatrix(2 ** (N - 1) * J), N),
             ),
             Step(
-                _norm("J^N", "J^N"),
+                norm(Notation("J^N", "J^N")),
                 "=",
                 2 ** (N - 1) * Jnorm,
                 r"grows without bound although $\rho(W) = 0$",
