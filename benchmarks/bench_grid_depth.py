@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from numeric.grid_figures import COMPARED, compare_depth_flow, plot_depth_flow
+from numeric.gridlstm.figures import COMPARED, compare_depth_flow, plot_depth_flow
 
 LAYERS, HIDDEN, INPUT, STEPS = 8, 16, 4, 20
 SCALES = (0.5, 1.0, 2.0)

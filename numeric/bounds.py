@@ -82,13 +82,12 @@ def _matrix_value(expr: sp.Basic, params: Mapping[str, np.ndarray], cell: Cell) 
 
 
 def _value(expr: sp.Expr, params: Mapping[str, np.ndarray], cell: Cell) -> float:
-    norms = {}
+    values = {p: sp.Float(float(params[p.name])) for p in cell.params if isinstance(p, sp.Symbol)}
     for f in expr.atoms(SigmaMax):
-        norms[f] = spectral_norm(_matrix_value(f.args[0], params, cell))
+        values[f] = sp.Float(spectral_norm(_matrix_value(f.args[0], params, cell)))
     for f in expr.atoms(MaxAbs):
-        norms[f] = float(np.max(np.abs(_matrix_value(f.args[0], params, cell))))
-    scalars = {p: float(params[p.name]) for p in cell.params if isinstance(p, sp.Symbol)}
-    return float(expr.xreplace(norms).xreplace(scalars))
+        values[f] = sp.Float(float(np.max(np.abs(_matrix_value(f.args[0], params, cell)))))
+    return float(expr.xreplace(values))
 
 
 def evaluate_bound(cell: Cell, params: Mapping[str, np.ndarray]) -> EvaluatedBound | None:

@@ -9,20 +9,25 @@ both the step and its Jacobian) are computed once (common-subexpression
 elimination).
 
 Runtime layout: a leading batch axis.  Column vectors are arrays ``(..., r)``,
-matrices ``(..., r, c)``; parameters carry no batch axis and broadcast.
+matrices ``(..., r, c)``; parameters carry no batch axis and broadcast; scalar
+parameters are Python floats or 0-d arrays.  Whether a symbol is a vector or a
+matrix is read off the *symbolic* shape (a column count of literally 1), so
+the trees are printed before sizes are substituted: at ``n = 1`` a ``1 x 1``
+weight stays a matrix, and SymPy never gets to evaluate ``Max(0, X)`` on a
+``1 x 1`` symbol.
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 import numpy as np
 import sympy as sp
-from sympy.matrices.expressions import DiagMatrix, HadamardProduct
+from sympy.matrices.expressions import DiagMatrix, HadamardPower, HadamardProduct
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.numpy import NumPyPrinter
 
@@ -76,18 +81,43 @@ _NAMESPACE = {
 class _MatrixCodePrinter:
     """Single-assignment NumPy code for a set of matrix expressions."""
 
-    def __init__(self, names: dict[sp.Basic, str], definitions: dict):
+    def __init__(self, names: dict[sp.Basic, str], definitions: dict, sizes: dict):
         self.lines: list[str] = []
         self.memo: dict[sp.Basic, tuple[str, str]] = {}
         self.names = names
         self.definitions = definitions
         self.counter = itertools.count()
         self.scalar = NumPyPrinter({"fully_qualified_modules": True})
+        # Scalar parameters print as their argument names, size symbols as integers.
+        self.scalar_subs = {
+            s: sp.Symbol(code, real=True)
+            for s, code in names.items()
+            if not isinstance(s, sp.MatrixExpr)
+        }
+        self.sizes = {d: sp.Integer(v) for d, v in sizes.items()}
+        self.scalar_subs.update(self.sizes)
 
     def emit(self, code: str, kind: str) -> tuple[str, str]:
         name = f"_t{next(self.counter)}"
         self.lines.append(f"    {name} = {code}")
         return name, kind
+
+    def size(self, dim: sp.Expr) -> int:
+        """A symbolic dimension as an integer, for code that needs one."""
+        value = sp.sympify(dim).xreplace(self.sizes)
+        if not value.is_Integer:
+            raise ValueError(f"no size given for {dim}")
+        return int(value)
+
+    def shape(self, expr: sp.MatrixExpr) -> tuple[int, ...]:
+        """Runtime shape (no batch axis): ``(r,)`` for vectors, ``(r, c)`` for matrices."""
+        rows, cols = expr.shape
+        return (self.size(rows),) if cols == 1 else (self.size(rows), self.size(cols))
+
+    def scalar_code(self, expr: sp.Expr, extra: dict | None = None) -> str:
+        """Parenthesised code of a scalar expression in parameters and sizes."""
+        subs = {**self.scalar_subs, **(extra or {})}
+        return f"({self.scalar.doprint(sp.sympify(expr).xreplace(subs))})"
 
     def visit(self, expr: sp.Basic) -> tuple[str, str]:
         """Return ``(code, kind)``; kind is 'vec', 'mat', 'diag' or 'zero'."""
@@ -97,7 +127,7 @@ class _MatrixCodePrinter:
 
     def _visit(self, expr):
         if expr in self.names:
-            return self.names[expr], "vec" if expr.shape[1] == 1 else "mat"
+            return self.names[expr], _kind(expr)
         if expr in self.definitions:
             return self.visit(self.definitions[expr])
         if isinstance(expr, sp.MatrixSymbol):
@@ -105,17 +135,25 @@ class _MatrixCodePrinter:
         if isinstance(expr, sp.ZeroMatrix):
             return "0.0", "zero"
         if isinstance(expr, sp.OneMatrix):
-            return "1.0", "vec"
+            return self.emit(f"numpy.ones({self.shape(expr)})", _kind(expr))
         if isinstance(expr, sp.Identity):
-            return self.emit(f"numpy.eye({int(expr.shape[0])})", "mat")
+            return self.emit(f"numpy.eye({self.size(expr.shape[0])})", "mat")
         if isinstance(expr, DiagMatrix):
             code, _ = self.visit(expr.args[0])
             return code, "diag"
         if isinstance(expr, ElementwiseApplyFunction):
             return self._elementwise(expr)
         if isinstance(expr, HadamardProduct):
-            codes = [self.visit(arg)[0] for arg in expr.args]
-            return self.emit(" * ".join(codes), "vec")
+            factors = [self.dense(arg) for arg in expr.args]
+            if any(kind == "zero" for _, kind in factors):
+                return "0.0", "zero"
+            return self.emit(" * ".join(code for code, _ in factors), _kind(expr))
+        if isinstance(expr, HadamardPower):
+            base, exp = (
+                self.dense(arg)[0] if isinstance(arg, sp.MatrixExpr) else self.scalar_code(arg)
+                for arg in expr.args
+            )
+            return self.emit(f"{base} ** {exp}", _kind(expr))
         if isinstance(expr, sp.MatAdd):
             return self._add(expr)
         if isinstance(expr, sp.MatMul):
@@ -139,24 +177,23 @@ class _MatrixCodePrinter:
         body = expr.function(z)
         fn = sp.Lambda(z, body)
         if fn in _KERNELS:
-            return self.emit(f"{_KERNELS[fn]}({arg})", "vec")
+            return self.emit(f"{_KERNELS[fn]}({arg})", _kind(expr))
         if not body.has(z):
-            return self.emit(f"numpy.full(numpy.shape({arg}), {float(body)!r})", "vec")
-        code = self.scalar.doprint(body.xreplace({z: sp.Symbol(arg, real=True)}))
-        return self.emit(code, "vec")
+            value = self.scalar_code(body)
+            return self.emit(f"numpy.full(numpy.shape({arg}), {value}, dtype=float)", _kind(expr))
+        return self.emit(self.scalar_code(body, {z: sp.Symbol(arg, real=True)}), _kind(expr))
 
     def _add(self, expr):
         terms = [self.dense(arg) for arg in expr.args]
         codes = [code for code, kind in terms if kind != "zero"]
-        kind = "vec" if expr.shape[1] == 1 else "mat"
-        return self.emit(" + ".join(codes) or "0.0", kind)
+        return self.emit(" + ".join(codes) or "0.0", _kind(expr))
 
     def _mul(self, expr):
         scalars = [a for a in expr.args if not isinstance(a, sp.MatrixExpr)]
         factors = [self.visit(a) for a in expr.args if isinstance(a, sp.MatrixExpr)]
         if any(kind == "zero" for _, kind in factors):
             return "0.0", "zero"
-        if expr.shape[1] == 1:
+        if _kind(expr) == "vec":
             acc, _ = factors[-1]
             for code, kind in reversed(factors[:-1]):
                 acc = f"({code} * {acc})" if kind == "diag" else f"_matvec({code}, {acc})"
@@ -174,43 +211,57 @@ class _MatrixCodePrinter:
                     acc = f"({acc} @ {code})"
                 kind = "diag" if kind == next_kind == "diag" else "mat"
         if scalars:
-            acc = f"{self.scalar.doprint(sp.Mul(*scalars))} * {acc}"
+            acc = f"{self.scalar_code(sp.Mul(*scalars))} * {acc}"
         return self.emit(acc, kind)
 
 
+def _kind(expr: sp.MatrixExpr) -> str:
+    """'vec' when the symbolic column count is literally 1, else 'mat'."""
+    return "vec" if expr.shape[1] == 1 else "mat"
+
+
 def lambdify_matrix(
-    args: Sequence[sp.MatrixSymbol],
+    args: Sequence[sp.MatrixSymbol | sp.Symbol],
     exprs: Sequence[sp.MatrixExpr],
-    definitions: dict[sp.MatrixSymbol, sp.MatrixExpr] | None = None,
+    definitions: Mapping[sp.MatrixSymbol, sp.MatrixExpr] | None = None,
+    sizes: Mapping[sp.Symbol, int] | None = None,
 ) -> Callable[..., tuple[np.ndarray, ...]]:
-    """Compile matrix expressions at concrete sizes to one NumPy function.
+    """Compile matrix expressions to one NumPy function.
 
     Parameters
     ----------
-    args : sequence of sympy.MatrixSymbol
-        Positional arguments, in order.  Vectors are passed as ``(..., r)``
-        arrays, matrices as ``(..., r, c)``.
+    args : sequence of sympy.MatrixSymbol or sympy.Symbol
+        Positional arguments, in order.  Vectors (a symbolic column count of
+        literally 1) are passed as ``(..., r)`` arrays, matrices as
+        ``(..., r, c)``, scalars (``Symbol``) as floats or 0-d arrays.
     exprs : sequence of sympy.MatrixExpr
         What the function returns, as a tuple in the same order.  Zero
         blocks come back as arrays of zeros of the full shape.
-    definitions : dict, optional
+    definitions : mapping, optional
         Named intermediate vectors, computed once and reused.
+    sizes : mapping, optional
+        Values of the size symbols.  Pass symbolic templates with ``sizes``
+        rather than substituting the sizes first: at size 1 a substituted
+        ``1 x 1`` matrix cannot be told from a vector.
 
     Examples
     --------
-    >>> W, h = sp.MatrixSymbol("W", 2, 2), sp.MatrixSymbol("h", 2, 1)
-    >>> f = lambdify_matrix([W, h], [(W * h).applyfunc(sp.Lambda(z, 2 * z))])
-    >>> f(np.eye(2), np.array([1.0, 3.0]))[0]
-    array([2., 6.])
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> W, h = sp.MatrixSymbol("W", n, n), sp.MatrixSymbol("h", n, 1)
+    >>> eps = sp.Symbol("epsilon", positive=True)
+    >>> f = lambdify_matrix([W, h, eps], [eps * (W * h).applyfunc(sp.Lambda(z, 2 * z))], sizes={n: 2})
+    >>> f(np.eye(2), np.array([1.0, 3.0]), 0.5)[0]
+    array([1., 3.])
+    >>> lambdify_matrix([W, h], [W * h], sizes={n: 1})(np.array([[2.0]]), np.array([3.0]))[0]
+    array([6.])
     """
     names = {arg: f"arg{i}" for i, arg in enumerate(args)}
-    printer = _MatrixCodePrinter(names, dict(definitions or {}))
+    printer = _MatrixCodePrinter(names, dict(definitions or {}), dict(sizes or {}))
     outputs = []
     for expr in exprs:
         code, kind = printer.dense(expr)
         if kind == "zero":
-            rows, cols = (int(d) for d in expr.shape)
-            code = f"numpy.zeros(({rows},) if {cols} == 1 else ({rows}, {cols}))"
+            code = f"numpy.zeros({printer.shape(expr)})"
         outputs.append(code)
     signature = ", ".join(names.values())
     source = "\n".join(
@@ -228,6 +279,9 @@ class CompiledCell:
     """A cell's step and full-state step Jacobian as NumPy functions.
 
     Use :func:`compile_cell` to build one; it is cached per cell and size.
+    ``x`` is always the concatenation of the cell's input vectors in
+    declaration order, ``(..., input_size)``: ``(..., 0)`` for a cell
+    without inputs.
     """
 
     cell: Cell
@@ -242,10 +296,17 @@ class CompiledCell:
     def _subs(self) -> dict:
         return self.cell.with_sizes(**dict(self.sizes))
 
+    def _sizes_of(self, vectors) -> tuple[int, ...]:
+        sizes = tuple(sp.sympify(sp.sympify(v.rows).xreplace(self._subs)) for v in vectors)
+        missing = sorted({str(s) for d in sizes for s in d.free_symbols})
+        if missing:
+            raise ValueError(f"cell {self.cell.name!r} needs sizes {', '.join(missing)}")
+        return tuple(int(d) for d in sizes)
+
     @cached_property
     def state_sizes(self) -> tuple[int, ...]:
         """Size of each state vector, in full-state order."""
-        return tuple(int(v.rows.xreplace(self._subs)) for v in self.cell.state)
+        return self._sizes_of(self.cell.state)
 
     @property
     def state_size(self) -> int:
@@ -253,34 +314,53 @@ class CompiledCell:
         return sum(self.state_sizes)
 
     @cached_property
+    def input_sizes(self) -> tuple[int, ...]:
+        """Size of each input vector, in declaration order (empty without inputs)."""
+        return self._sizes_of(self.cell.inputs)
+
+    @property
+    def input_size(self) -> int:
+        """Size of ``x``: the total over the cell's inputs (0 without inputs)."""
+        return sum(self.input_sizes)
+
+    @cached_property
     def _function(self):
-        cell, subs = self.cell, self._subs
-        args = [s.xreplace(subs) for s in cell.state_symbols + cell.input_symbols + cell.params]
-        defs = {k.xreplace(subs): v.xreplace(subs) for k, v in cell.definitions.items()}
-        new = [s.xreplace(subs) for s in cell.new_state_symbols]
-        blocks = [b.xreplace(subs) for row in step_jacobian_blocks(cell) for b in row]
-        return lambdify_matrix(args, new + blocks, defs)
+        # Print the symbolic templates; sizes enter only where code needs integers.
+        cell = self.cell
+        args = [*cell.state_symbols, *cell.input_symbols, *cell.params]
+        blocks = [b for row in step_jacobian_blocks(cell) for b in row]
+        return lambdify_matrix(
+            args, [*cell.new_state_symbols, *blocks], cell.definitions, sizes=self._subs
+        )
 
     def _evaluate(self, s, x, params):
-        s = np.asarray(s, dtype=float)
-        splits = np.cumsum(self.state_sizes)[:-1]
-        states = np.split(s, splits, axis=-1)
+        s, x = np.asarray(s, dtype=float), np.asarray(x, dtype=float)
+        if x.ndim == 0 or x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"x has shape {x.shape}, expected (..., {self.input_size}): "
+                f"the cell's inputs {', '.join(map(str, self.cell.input_symbols)) or '(none)'} "
+                "concatenated"
+            )
+        states = np.split(s, np.cumsum(self.state_sizes)[:-1], axis=-1)
+        inputs = np.split(x, np.cumsum(self.input_sizes)[:-1], axis=-1) if self.input_sizes else []
         values = [params[name] for name in self.param_names]
-        return self._function(*states, np.asarray(x, dtype=float), *values)
+        return self._function(*states, *inputs, *values)
 
-    def step(self, s: np.ndarray, x: np.ndarray, params: dict[str, np.ndarray]) -> np.ndarray:
+    def step(self, s: np.ndarray, x: np.ndarray, params: Mapping[str, np.ndarray]) -> np.ndarray:
         """Full state at ``t`` from the full state ``s`` at ``t-1`` and input ``x``.
 
-        ``s`` is ``(..., N)``, ``x`` is ``(..., m)``; returns ``(..., N)``.
+        ``s`` is ``(..., N)``, ``x`` is ``(..., input_size)``; returns ``(..., N)``.
         """
         out = self._evaluate(s, x, params)[: len(self.state_sizes)]
-        batch = np.broadcast_shapes(*(np.shape(o)[:-1] for o in out))
+        batch = np.broadcast_shapes(np.shape(s)[:-1], *(np.shape(o)[:-1] for o in out))
         return np.concatenate([np.broadcast_to(o, batch + o.shape[-1:]) for o in out], axis=-1)
 
-    def jacobian(self, s: np.ndarray, x: np.ndarray, params: dict[str, np.ndarray]) -> np.ndarray:
+    def jacobian(
+        self, s: np.ndarray, x: np.ndarray, params: Mapping[str, np.ndarray]
+    ) -> np.ndarray:
         """``ds_t/ds_{t-1}`` at ``(s, x)``, shape ``(..., N, N)``, numerator layout."""
         blocks = self._evaluate(s, x, params)[len(self.state_sizes) :]
-        batch = np.shape(s)[:-1]
+        batch = np.broadcast_shapes(np.shape(s)[:-1], np.shape(x)[:-1])
         if len(blocks) == 1:
             # One state vector: the block is the Jacobian.  Callers may write into
             # the result, so return a fresh array, never a view of a parameter.

@@ -22,6 +22,7 @@ import math
 import sys
 
 import numpy as np
+import sympy as sp
 
 from symbolic.cells import Cell
 from symbolic.registry import CellFamily, load_entry_point
@@ -305,7 +306,7 @@ def _weights(fam: CellFamily, cell: Cell, args: argparse.Namespace) -> dict[str,
 
 def _input_size(cell: Cell, sizes: dict[str, int]) -> int:
     subs = {d: sizes[str(d)] for d in cell.dims if str(d) in sizes}
-    rows = [v.rows.xreplace(subs) for v in cell.inputs]
+    rows = [sp.sympify(sp.sympify(v.rows).xreplace(subs)) for v in cell.inputs]
     unknown = [str(r) for r in rows if not r.is_Integer]
     if unknown:
         raise GradproofInputError(

@@ -3,7 +3,8 @@
 The numeric checks evaluate the compiled expressions at random points:
 Jacobian claims against central differences (:func:`numeric.check.check_jacobian`),
 chains against central differences of the unrolled map, bounds at sampled
-parameters of several scales, activation bounds on a dense grid.
+parameters of several scales (against the cell's declared step bound ``B``),
+activation bounds on a dense grid.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from functools import singledispatch
 import numpy as np
 import sympy as sp
 
+from symbolic.bounds import MaxAbs, SigmaMax
 from symbolic.derivation import (
     ActivationBoundClaim,
     BoundClaim,
@@ -23,6 +25,7 @@ from symbolic.derivation import (
     JacobianClaim,
     Outcome,
 )
+from symbolic.latex import text
 
 from .check import RTOL, check_jacobian
 from .compile import compile_cell, lambdify_matrix
@@ -31,7 +34,7 @@ __all__ = ["StepReport", "VerificationReport", "verify", "check_numeric"]
 
 #: Size every size symbol takes in numeric checks (larger than the exact ones).
 NUMERIC_SIZE = 5
-#: Weight scales at which bounds are sampled: sigma_max(W) below, near and above 1/gamma.
+#: Values of the step bound B at which bounds are sampled: below, near and above 1.
 BOUND_SCALES = (0.5, 1.0, 1.5, 3.0)
 
 
@@ -92,7 +95,7 @@ def verify(derivation: Derivation, seed: int = 0) -> VerificationReport:
 
     Examples
     --------
-    >>> from symbolic.rnn_proof import chain_derivation
+    >>> from symbolic.rnn.proof import chain_derivation
     >>> report = verify(chain_derivation("tanh"))
     >>> report.passed, report.marks[2]
     (True, 'checked: exact, numeric')
@@ -113,12 +116,17 @@ def _random_point(cell, rng):
 
     Matrices are scaled by ``0.8 / sqrt(columns)`` so that long unrolled maps
     neither saturate nor explode, where central differences lose accuracy.
+    Scalar parameters are documented as positive: uniform in ``[0.1, 1)``.
+    Vector-vs-matrix is read off the symbolic shape, as the compiler does.
     """
     subs = {d: NUMERIC_SIZE for d in cell.dims}
     values = {}
     for sym in cell.state_symbols + cell.input_symbols + cell.params:
-        rows, cols = (int(d) for d in sym.xreplace(subs).shape)
-        if cols == 1:
+        if not isinstance(sym, sp.MatrixSymbol):
+            values[sym] = float(rng.uniform(0.1, 1.0))
+            continue
+        rows, cols = (int(sp.sympify(d).xreplace(subs)) for d in sym.shape)
+        if sym.shape[1] == 1:
             values[sym] = 0.5 * rng.standard_normal(rows)
         else:
             values[sym] = 0.8 / np.sqrt(cols) * rng.standard_normal((rows, cols))
@@ -136,9 +144,8 @@ def _(claim: JacobianClaim, seed: int = 0) -> Outcome:
     cell = claim.cell
     rng = np.random.default_rng(seed)
     subs, values = _random_point(cell, rng)
-    args = [s.xreplace(subs) for s in values]
-    defs = {k.xreplace(subs): v.xreplace(subs) for k, v in cell.definitions.items()}
-    f = lambdify_matrix(args, [claim.out.xreplace(subs), claim.expr.xreplace(subs)], defs)
+    # Compile the templates with sizes, as compile_cell does (1 x 1 stays a matrix).
+    f = lambdify_matrix(list(values), [claim.out, claim.expr], cell.definitions, sizes=subs)
     position = list(values).index(claim.wrt)
     point = list(values.values())
 
@@ -158,8 +165,8 @@ def _(claim: ChainClaim, seed: int = 0) -> Outcome:
     subs, values = _random_point(cell, rng)
     compiled = compile_cell(cell, **{str(d): v for d, v in subs.items()})
     params = {p.name: values[p] for p in cell.params}
-    m = int(cell.input_symbols[0].xreplace(subs).shape[0])
-    xs = rng.standard_normal((claim.steps, m))
+    # x concatenates every input: (steps, 0) for a cell without inputs.
+    xs = rng.standard_normal((claim.steps, compiled.input_size))
     s0 = rng.standard_normal(compiled.state_size) * 0.5
 
     def unrolled(s):
@@ -180,26 +187,39 @@ def _(claim: ChainClaim, seed: int = 0) -> Outcome:
     )
 
 
+def _bound_value(cell, values: dict, subs: dict) -> float:
+    """The cell's declared step bound ``B`` at the sampled parameters ``values``."""
+    bound, params = cell.bound.value, list(cell.params)
+    norms = {}
+    for f in bound.atoms(SigmaMax, MaxAbs):
+        (arg,) = lambdify_matrix(params, [f.args[0]], sizes=subs)(*(values[p] for p in params))
+        arg = np.asarray(arg, dtype=float)
+        norms[f] = float(np.linalg.norm(arg, 2) if isinstance(f, SigmaMax) else np.max(np.abs(arg)))
+    scalars = {p: values[p] for p in params if not isinstance(p, sp.MatrixSymbol)}
+    return float(bound.xreplace({**norms, **scalars, **subs}))
+
+
 @check_numeric.register
 def _(claim: BoundClaim, seed: int = 0) -> Outcome:
     cell = claim.cell
-    gamma = float(claim.gamma)
+    # The weights inside the bound's norms get rescaled; B is homogeneous in them
+    # for most cells (gamma sigma_max(W), gamma max|u|), so B lands on each scale.
+    norms = cell.bound.value.atoms(SigmaMax, MaxAbs)
+    weights = [p for p in cell.params if any(f.has(p) for f in norms)]
     rng = np.random.default_rng(seed)
     worst = -np.inf
     for scale in BOUND_SCALES:
         subs, values = _random_point(cell, rng)
         compiled = compile_cell(cell, **{str(d): v for d, v in subs.items()})
-        params = {p.name: values[p] for p in cell.params}
-        W = params[claim.weight.name]
         # Small weights keep tanh near its linear regime, where the bound is nearly tight.
-        W = W * (scale / gamma / np.linalg.norm(W, 2)) * 0.999
-        params[claim.weight.name] = W
-        sigma = np.linalg.norm(W, 2)
-        m = int(cell.input_symbols[0].xreplace(subs).shape[0])
+        factor = scale / _bound_value(cell, values, subs) * 0.999
+        values.update({p: values[p] * factor for p in weights if isinstance(p, sp.MatrixSymbol)})
+        B = _bound_value(cell, values, subs)
+        params = {p.name: values[p] for p in cell.params}
         s = rng.standard_normal(compiled.state_size) * 0.01
         log_norm, P = 0.0, np.eye(compiled.state_size)
         for j in range(1, claim.steps + 1):
-            x = rng.standard_normal(m) * 0.01
+            x = rng.standard_normal(compiled.input_size) * 0.01
             P = compiled.jacobian(s, x, params) @ P
             s = compiled.step(s, x, params)
             size = np.linalg.norm(P, 2)
@@ -207,12 +227,12 @@ def _(claim: BoundClaim, seed: int = 0) -> Outcome:
                 break
             log_norm += np.log(size)
             P /= size
-            worst = max(worst, log_norm - j * np.log(gamma * sigma))
+            worst = max(worst, log_norm - j * np.log(B))
     passed = bool(worst <= np.log1p(RTOL * 10))
     detail = (
-        f"{len(BOUND_SCALES)} random weights, gamma*sigma_max in "
-        f"{BOUND_SCALES[0]}..{BOUND_SCALES[-1]}, up to {claim.steps} steps: "
-        f"largest log(norm/bound) = {worst:.2e}"
+        f"{len(BOUND_SCALES)} random weights, those in B = {text(cell.bound.value)} scaled to "
+        f"B = {BOUND_SCALES[0]}..{BOUND_SCALES[-1]} where B is homogeneous in them, "
+        f"up to {claim.steps} steps: largest log(norm/B^j) = {worst:.2e}"
     )
     return Outcome("numeric", passed, detail)
 

@@ -73,7 +73,16 @@ class Equation:
             )
 
 
-_SEQUENCES = ("state", "new_state", "inputs", "params", "equations", "intermediates", "dims", "notes")
+_SEQUENCES = (
+    "state",
+    "new_state",
+    "inputs",
+    "params",
+    "equations",
+    "intermediates",
+    "dims",
+    "notes",
+)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .cells import Cell
+from .bounds import MaxAbs, SigmaMax
+from .cells import Cell, t
 from .derivation import (
     BoundClaim,
     ChainClaim,
@@ -152,7 +153,7 @@ def bound_derivation(cell: Cell) -> Derivation:
     B = cell.bound.value
     r = sp.Symbol("r", positive=True)
     N = sp.Symbol("N", integer=True, positive=True)
-    step = Partial(full_state(cell, _T), full_state(cell, _T - 1))
+    step = Partial(full_state(cell, t), full_state(cell, t - 1))
     chain = _chain(cell)
     chain_norm = norm(Notation(latex(chain), text(chain)))
     power = Notation(rf"\left({latex(B)}\right)^{{T-k}}", f"({text(B)})^(T-k)")
@@ -171,7 +172,18 @@ def bound_derivation(cell: Cell) -> Derivation:
             "submultiplicativity: one factor per step",
             BoundClaim(cell, steps=40),
         ),
-        Step(
+    )
+    if (B - 1).is_nonnegative:
+        conclusion = Step(
+            sp.S.One,
+            "<=",
+            B,
+            "every factor is at least 1, so this bound can never guarantee vanishing; "
+            "it limits growth to at most this factor per step",
+            EqualityClaim(sp.Max(B - 1, 0), B - 1),
+        )
+    else:
+        conclusion = Step(
             Notation(rf"{latex(B)} = \tfrac{{1}}{{1+r}} < 1", f"{text(B)} = 1/(1+r) < 1"),
             "=>",
             Notation(
@@ -182,14 +194,14 @@ def bound_derivation(cell: Cell) -> Derivation:
             ),
             "sufficient condition for vanishing; the bound says nothing about growth above 1",
             EqualityClaim(sp.Limit((1 / (1 + r)) ** N, N, sp.oo), 0),
-        ),
-    )
-    return Derivation(
-        f"Norm bound for the {cell.title}",
-        steps,
-        "Here $\\lVert\\cdot\\rVert_2$ is the spectral norm, $\\sigma_{\\max}$ the largest "
-        "singular value and $\\max_i |u_i|$ the largest entry in absolute value.",
-    )
+        )
+    norms = [r"Here $\lVert\cdot\rVert_2$ is the spectral norm"]
+    if B.has(SigmaMax):
+        norms.append(r"$\sigma_{\max}(A)$ the largest singular value of $A$")
+    if B.has(MaxAbs):
+        norms.append(r"$\max_i |v_i|$ the largest entry of $v$ in absolute value")
+    intro = ", ".join(norms[:-1]) + (" and " if len(norms) > 1 else "") + norms[-1] + "."
+    return Derivation(f"Norm bound for the {cell.title}", (*steps, conclusion), intro)
 
 
 def cell_derivations(cell: Cell, sizes: tuple[int, ...] = (2, 3)) -> tuple[Derivation, ...]:

@@ -3,7 +3,8 @@
 :func:`latex` prints matrix expressions the way a careful author writes
 them: ``\\operatorname{diag}``, ``\\odot``, ``^\\top``, activations by name
 (``\\tanh``, ``\\sigma``) and their derivatives (``\\tanh'``), time indices
-as subscripts, optionally bold vectors and matrices.  :func:`render` turns a
+as subscripts, the norms of :mod:`~symbolic.bounds` as ``\\sigma_{\\max}(A)`` and
+``\\max_i |v_i|``, optionally bold vectors and matrices.  :func:`render` turns a
 :class:`~symbolic.derivation.Derivation` into a LaTeX ``align*`` block (or a
 standalone document), Markdown with ``$$`` for notebooks, or plain text.
 SymPy internals (``DiagMatrix``, ``Lambda``, dummy names) never reach the
@@ -401,6 +402,9 @@ def _plain(words: str) -> str:
     return re.sub(r"\\([a-zA-Z]+)", r"\1", words)
 
 
+#: The mark of a checkable step rendered without verification.
+UNVERIFIED = "not verified: run numeric.verify.verify and pass its marks"
+
 #: Longest right-hand side (in LaTeX source characters) kept on one line.
 LINE_BUDGET = 260
 
@@ -458,13 +462,17 @@ def render(
         raise ValueError(f"unknown format {fmt!r}; choose latex, markdown or text")
     if standalone and fmt != "latex":
         raise ValueError("--standalone only applies to the latex format")
-    marks = list(marks) if marks is not None else [""] * len(derivation.steps)
+    if marks is None:
+        # Never print a checkable step unmarked, as if it had been checked.
+        marks = [UNVERIFIED if step.claim is not None else "" for step in derivation.steps]
+    marks = list(marks)
     if fmt == "text":
         return _render_text(derivation, marks)
     lines = []
     for step, mark in zip(derivation.steps, marks, strict=True):
         reason = tex_text(step.reason)
-        check = rf"\enspace\checkmark\ \textit{{{tex_text(mark)}}}" if mark else ""
+        tick = r"\checkmark\ " if mark.startswith("checked") else ""
+        check = rf"\enspace{tick}\textit{{{tex_text(mark)}}}" if mark else ""
         lhs, rhs = latex(step.lhs, bold), _split_sum(step.rhs, bold)
         lines.append((rf"{lhs} &{_REL_LATEX[step.rel]} {rhs}", reason, check))
     # The justification goes on its own line under the step, so that long

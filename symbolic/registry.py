@@ -86,7 +86,8 @@ class CellFamily:
         ``build(**options) -> Cell``.
     options : mapping of str to tuple of str
         Each option's allowed values, the default first (e.g.
-        ``{"activation": ("tanh", "relu", ...)}``).
+        ``{"activation": ("tanh", "relu", ...)}``); a leading None means no
+        default: ``build`` and ``derivations`` decide when it is not given.
     derivations : callable, optional
         ``derivations(**options) -> tuple of Derivation``; by default the
         generic derivation of :func:`symbolic.generic.cell_derivations`.
@@ -139,7 +140,7 @@ class CellFamily:
             if value is not None and value not in allowed:
                 raise ValueError(
                     f"{flag} {value} is not available for {self.name}; "
-                    f"choose one of {', '.join(allowed)}"
+                    f"choose one of {', '.join(a for a in allowed if a is not None)}"
                 )
         for option, allowed in self.options.items():
             value = given.get(option)

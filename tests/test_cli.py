@@ -23,8 +23,8 @@ def test_derive_rnn_text_marks_every_checked_step(capsys):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["derive", "lstmx"], "invalid choice: 'lstmx'"),
-        (["derive", "rnn", "--activation", "softsign"], "invalid choice: 'softsign'"),
+        (["derive", "lstmx"], "cell 'lstmx' is neither a registered name"),
+        (["derive", "rnn", "--activation", "softsign"], "--activation softsign is not available"),
         (["derive", "rnn", "--format", "html"], "invalid choice: 'html'"),
         (["derive", "rnn", "--standalone"], "--standalone needs --format latex"),
         (["derive"], "the following arguments are required: cell"),
@@ -34,11 +34,14 @@ def test_derive_rnn_text_marks_every_checked_step(capsys):
         (["derive", "gridlstm", "--variant", "seed", "--priority", "none"], "priority is depth"),
         (["flow", "rnn", "--layers", "3"], "--layers applies only to gridlstm"),
         (["flow", "gridlstm", "--activation", "relu"], "--activation does not apply to gridlstm"),
-        (["derive", "lstm", "--variant", "textbook"], "not a variant of lstm"),
+        (["derive", "lstm", "--variant", "textbook"], "--variant textbook is not available for lstm"),
         (["flow", "lstm", "--activation", "relu"], "--activation does not apply to lstm"),
         (["flow", "gru", "--variant", "no_forget"], "is not available for gru"),
         (["flow", "rnn", "--weights", "missing.pt"], "missing.pt"),
-        (["sweep", "lstm"], "invalid choice: 'lstm'"),
+        (["sweep", "lstm"], "lstm declares none"),
+        (["derive", "nowhere.py:cell"], "cell file 'nowhere.py' does not exist"),
+        (["flow", "symbolic.cells:nosuch"], "symbolic.cells has no 'nosuch'"),
+        (["params", "rnn", "--variant", "pytorch"], "--variant does not apply to rnn"),
     ],
 )
 def test_user_errors_are_one_line_and_exit_2(args, message):

@@ -5,7 +5,10 @@ import sympy as sp
 from numeric.check import RTOL, check_jacobian
 from numeric.compile import compile_cell, lambdify_matrix
 from symbolic.activations import z
+from symbolic.builder import CellBuilder, elementwise, hadamard
 from symbolic.cells import elman_rnn
+from symbolic.gru import gru
+from symbolic.lstm import lstm
 
 ACTIVATIONS = {
     "tanh": np.tanh,
@@ -84,3 +87,242 @@ def test_lambdify_matrix_handles_hadamard_diag_and_blocks():
     np.testing.assert_allclose(block, np.concatenate([uu, np.tanh(vv)]))
     np.testing.assert_array_equal(one, 1 - uu)
     np.testing.assert_array_equal(zero, np.zeros((2, 2)))
+
+
+# --- Hidden size 1, scalar parameters, zero or several inputs, HadamardPower ---
+
+
+def _sigmoid(a):
+    return 1 / (1 + np.exp(-a))
+
+
+def _random_params(cell, rng, **sizes):
+    """Values for every parameter: vectors ``(r,)``, matrices ``(r, c)``, scalars floats."""
+    subs = cell.with_sizes(**sizes)
+    params = {}
+    for p in cell.params:
+        if not isinstance(p, sp.MatrixSymbol):
+            params[p.name] = float(rng.uniform(0.1, 1.0))
+            continue
+        rows, cols = (int(sp.sympify(d).xreplace(subs)) for d in p.shape)
+        params[p.name] = rng.standard_normal(rows if p.shape[1] == 1 else (rows, cols))
+    return params
+
+
+def _antisymmetric_rnn():
+    # Chang et al. 2019: h_t = h + epsilon tanh((W - W^T - gamma I) h + V x + b).
+    cb = CellBuilder("antisymmetric", "Antisymmetric RNN")
+    n, m = cb.sizes("n", "m")
+    h, x = cb.state("h", n), cb.input("x", m)
+    W, V, b = cb.matrix("W", n, n), cb.matrix("V", n, m), cb.vector("b", n)
+    eps, gamma = cb.scalar("epsilon"), cb.scalar("gamma")
+    a = cb.define("a", (W - W.T - gamma * sp.Identity(n)) * h + V * x + b)
+    cb.update(h, h + eps * elementwise("tanh", a))
+    return cb.build()
+
+
+def _antisymmetric_step(s, x, p):
+    A = p["W"] - p["W"].T - p["gamma"] * np.eye(len(p["b"]))
+    return s + p["epsilon"] * np.tanh(s @ A.T + x @ p["V"].T + p["b"])
+
+
+def _no_input_cell():
+    cb = CellBuilder("autonomous")
+    (n,) = cb.sizes("n")
+    h, W = cb.state("h", n), cb.matrix("W", n, n)
+    cb.update(h, elementwise("tanh", W * h))
+    return cb.build()
+
+
+def _indrnn():
+    cb = CellBuilder("indrnn", "IndRNN (Li et al. 2018)")
+    n, m = cb.sizes("n", "m")
+    h, x = cb.state("h", n), cb.input("x", m)
+    u, W, b = cb.vector("u", n), cb.matrix("W", n, m), cb.vector("b", n)
+    cb.update(h, elementwise("relu", hadamard(u, h) + W * x + b))
+    return cb.build()
+
+
+def _two_input_cell():
+    cb = CellBuilder("two_inputs")
+    n, m, k = cb.sizes("n", "m", "k")
+    h, x, y = cb.state("h", n), cb.input("x", m), cb.input("y", k)
+    W, U, V = cb.matrix("W", n, n), cb.matrix("U", n, m), cb.matrix("V", n, k)
+    cb.update(h, elementwise("tanh", W * h + U * x + hadamard(V * y, h)))
+    return cb.build()
+
+
+def _lstm_step(s, x, p, forget=True):
+    n = s.shape[-1] // 2
+    h, c = s[..., :n], s[..., n:]
+
+    def pre(g):
+        return x @ p[f"W_{{i{g}}}"].T + h @ p[f"W_{{h{g}}}"].T + p[f"b_{{{g}}}"]
+
+    i, g, o = _sigmoid(pre("i")), np.tanh(pre("g")), _sigmoid(pre("o"))
+    c_new = (_sigmoid(pre("f")) * c if forget else c) + i * g
+    return np.concatenate([o * np.tanh(c_new), c_new], axis=-1)
+
+
+def _gru_step(h, x, p, textbook=False):
+    def pre(g):
+        return x @ p[f"W_{{i{g}}}"].T + h @ p[f"W_{{h{g}}}"].T + p[f"b_{{{g}}}"]
+
+    r, zg = _sigmoid(pre("r")), _sigmoid(pre("z"))
+    if textbook:
+        reset = (r * h) @ p["W_{hn}"].T + p["b_{hn}"]
+    else:
+        reset = r * (h @ p["W_{hn}"].T + p["b_{hn}"])
+    cand = np.tanh(x @ p["W_{in}"].T + p["b_{in}"] + reset)
+    return (1 - zg) * cand + zg * h
+
+
+_GATED = {
+    "lstm-pytorch": (lambda: lstm("pytorch"), _lstm_step),
+    "lstm-no_forget": (lambda: lstm("no_forget"), lambda s, x, p: _lstm_step(s, x, p, False)),
+    "gru-pytorch": (lambda: gru("pytorch"), _gru_step),
+    "gru-textbook": (lambda: gru("textbook"), lambda s, x, p: _gru_step(s, x, p, True)),
+}
+
+
+def _assert_step_and_jacobian(cc, s, x, p, expected_step):
+    np.testing.assert_allclose(cc.step(s, x, p), expected_step, rtol=RTOL, atol=1e-14)
+    result = check_jacobian(lambda v: cc.step(v, x, p), lambda v: cc.jacobian(v, x, p), s)
+    assert result.passed, result.detail
+
+
+@pytest.mark.parametrize("act", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("m", [1, 2])
+def test_elman_at_hidden_size_one_treats_the_1x1_weight_as_a_matrix(act, m):
+    rng = np.random.default_rng(10)
+    p = _params(rng, n=1, m=m)
+    assert p["W"].shape == (1, 1) and p["b"].shape == (1,)
+    s, x = rng.standard_normal((5, 1)), rng.standard_normal((5, m))
+    cc = compile_cell(elman_rnn(act), n=1, m=m)
+    a = s @ p["W"].T + x @ p["U"].T + p["b"]
+    _assert_step_and_jacobian(cc, s, x, p, ACTIVATIONS[act](a))
+    slope = {"tanh": 1 - np.tanh(a) ** 2, "sigmoid": _sigmoid(a) * (1 - _sigmoid(a))}
+    slope |= {"relu": (a > 0) * 1.0, "identity": np.ones_like(a)}
+    np.testing.assert_allclose(cc.jacobian(s, x, p), slope[act][:, :, None] * p["W"], rtol=RTOL)
+
+
+@pytest.mark.parametrize("name", sorted(_GATED))
+@pytest.mark.parametrize("n", [1, 3])
+def test_gated_cells_at_hidden_size_one_and_three(name, n):
+    build, reference = _GATED[name]
+    cell = build()
+    rng = np.random.default_rng(11)
+    p = _random_params(cell, rng, n=n, m=1)
+    cc = compile_cell(cell, n=n, m=1)
+    s, x = rng.standard_normal((4, cc.state_size)), rng.standard_normal((4, 1))
+    _assert_step_and_jacobian(cc, s, x, p, reference(s, x, p))
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_antisymmetric_rnn_with_scalar_parameters(n):
+    cell = _antisymmetric_rnn()
+    rng = np.random.default_rng(12)
+    p = _random_params(cell, rng, n=n, m=2)
+    cc = compile_cell(cell, n=n, m=2)
+    s, x = rng.standard_normal((4, n)), rng.standard_normal((4, 2))
+    _assert_step_and_jacobian(cc, s, x, p, _antisymmetric_step(s, x, p))
+    # Scalars may also come as 0-d arrays.
+    arrays = p | {"epsilon": np.array(p["epsilon"]), "gamma": np.array(p["gamma"])}
+    np.testing.assert_allclose(cc.jacobian(s, x, arrays), cc.jacobian(s, x, p), rtol=RTOL)
+    a = s @ (p["W"] - p["W"].T - p["gamma"] * np.eye(n)).T + x @ p["V"].T + p["b"]
+    expected = np.eye(n) + p["epsilon"] * (1 - np.tanh(a) ** 2)[:, :, None] * (
+        p["W"] - p["W"].T - p["gamma"] * np.eye(n)
+    )
+    np.testing.assert_allclose(cc.jacobian(s, x, p), expected, rtol=RTOL)
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_antisymmetric_rnn_jacobian_matches_torch_autograd(n):
+    torch = pytest.importorskip("torch")
+    cell = _antisymmetric_rnn()
+    rng = np.random.default_rng(13)
+    p = _random_params(cell, rng, n=n, m=2)
+    s, x = rng.standard_normal(n), rng.standard_normal(2)
+    tp = {k: torch.as_tensor(v, dtype=torch.float64) for k, v in p.items()}
+    A = tp["W"] - tp["W"].T - tp["gamma"] * torch.eye(n, dtype=torch.float64)
+    xt = torch.as_tensor(x)
+
+    def step(h):
+        return h + tp["epsilon"] * torch.tanh(A @ h + tp["V"] @ xt + tp["b"])
+
+    expected = torch.autograd.functional.jacobian(step, torch.as_tensor(s)).numpy()
+    got = compile_cell(cell, n=n, m=2).jacobian(s, x, p)
+    assert np.linalg.norm(got - expected) <= RTOL * np.linalg.norm(expected)
+
+
+def test_scalar_parameters_inside_elementwise_bodies():
+    # epsilon * tanh(z) as the function itself; gamma * z has the constant slope gamma.
+    cb = CellBuilder("scaled")
+    (n,) = cb.sizes("n")
+    h, W = cb.state("h", n), cb.matrix("W", n, n)
+    eps, gamma = cb.scalar("epsilon"), cb.scalar("gamma")
+    scaled_tanh, scaled = sp.Lambda(z, eps * sp.tanh(z)), sp.Lambda(z, gamma * z)
+    cb.update(h, elementwise(scaled_tanh, W * h) + elementwise(scaled, h))
+    cell = cb.build()
+    rng = np.random.default_rng(14)
+    for n_ in (1, 3):
+        p = _random_params(cell, rng, n=n_)
+        cc = compile_cell(cell, n=n_)
+        s = rng.standard_normal((3, n_))
+        expected = p["epsilon"] * np.tanh(s @ p["W"].T) + p["gamma"] * s
+        _assert_step_and_jacobian(cc, s, np.zeros((3, 0)), p, expected)
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_a_cell_without_inputs_takes_an_empty_x(n):
+    cell = _no_input_cell()
+    rng = np.random.default_rng(15)
+    p = _random_params(cell, rng, n=n)
+    cc = compile_cell(cell, n=n)
+    assert cc.input_sizes == () and cc.input_size == 0
+    s = rng.standard_normal((4, n))
+    _assert_step_and_jacobian(cc, s, np.zeros((4, 0)), p, np.tanh(s @ p["W"].T))
+    # One unbatched step too: x of shape (0,).
+    np.testing.assert_allclose(cc.step(s[0], np.zeros(0), p), np.tanh(p["W"] @ s[0]), rtol=RTOL)
+
+
+def test_two_inputs_are_passed_concatenated_in_declaration_order():
+    cell = _two_input_cell()
+    rng = np.random.default_rng(16)
+    p = _random_params(cell, rng, n=3, m=2, k=4)
+    cc = compile_cell(cell, n=3, m=2, k=4)
+    assert cc.input_sizes == (2, 4) and cc.input_size == 6
+    s, x, y = rng.standard_normal((5, 3)), rng.standard_normal((5, 2)), rng.standard_normal((5, 4))
+    expected = np.tanh(s @ p["W"].T + x @ p["U"].T + (y @ p["V"].T) * s)
+    _assert_step_and_jacobian(cc, s, np.concatenate([x, y], axis=-1), p, expected)
+    with pytest.raises(ValueError, match=r"expected \(\.\.\., 6\)"):
+        cc.step(s, x, p)
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_indrnn_diagonal_recurrence(n):
+    cell = _indrnn()
+    rng = np.random.default_rng(17)
+    p = _random_params(cell, rng, n=n, m=2)
+    cc = compile_cell(cell, n=n, m=2)
+    s, x = rng.standard_normal((6, n)), rng.standard_normal((6, 2))
+    a = p["u"] * s + x @ p["W"].T + p["b"]
+    _assert_step_and_jacobian(cc, s, x, p, np.maximum(a, 0))
+    np.testing.assert_array_equal(cc.jacobian(s, x, p), ((a > 0) * p["u"])[:, :, None] * np.eye(n))
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_lambdify_matrix_handles_hadamard_power(n):
+    size = sp.Symbol("n", integer=True, positive=True)
+    v, W = sp.MatrixSymbol("v", size, 1), sp.MatrixSymbol("W", size, size)
+    eps = sp.Symbol("epsilon", positive=True)
+    square = hadamard(v, v) + v  # SymPy folds v ⊙ v into HadamardPower(v, 2) inside the sum
+    assert square.has(sp.HadamardPower)
+    exprs = [square, sp.HadamardPower(W * v, 3), sp.HadamardPower(v, eps)]
+    f = lambdify_matrix([v, W, eps], exprs, sizes={size: n})
+    rng = np.random.default_rng(18)
+    vv, WW = rng.uniform(0.5, 2.0, n), rng.standard_normal((n, n))
+    got = f(vv, WW, 0.5)
+    np.testing.assert_allclose(got[0], vv**2 + vv, rtol=RTOL)
+    np.testing.assert_allclose(got[1], (WW @ vv) ** 3, rtol=RTOL)
+    np.testing.assert_allclose(got[2], np.sqrt(vv), rtol=RTOL)

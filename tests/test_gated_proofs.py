@@ -13,17 +13,10 @@ from sympy.matrices.expressions import DiagMatrix
 from numeric.compile import compile_cell
 from numeric.verify import verify
 from symbolic.derivation import JacobianClaim
-from symbolic.gated_proofs import (
-    ClosedFormClaim,
-    RangeClaim,
-    carousel_derivation,
-    gru_derivations,
-    gru_jacobian_derivation,
-    lstm_derivations,
-    lstm_jacobian_derivation,
-)
+from symbolic.gated import ClosedFormClaim, RangeClaim
+from symbolic.gru import gru_derivations, gru_jacobian_derivation
 from symbolic.latex import render
-from symbolic.lstm import lstm
+from symbolic.lstm import carousel_derivation, lstm, lstm_derivations, lstm_jacobian_derivation
 
 #: Exact checks at n = 2 only: size 3 is what `gradproof derive` runs, and costs tens of seconds.
 FAST = (2,)

@@ -1,7 +1,7 @@
 import sympy as sp
 
 from symbolic.derivation import verify_exact
-from symbolic.rnn_proof import (
+from symbolic.rnn.proof import (
     bound_derivation,
     counterexample_derivation,
     linear_derivation,

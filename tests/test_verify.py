@@ -1,10 +1,14 @@
+import dataclasses
 import importlib
 
+import numpy as np
 import pytest
 import sympy as sp
 
 from numeric.verify import check_numeric, verify
 from symbolic.activations import activation
+from symbolic.bounds import SigmaMax, StepBound
+from symbolic.builder import CellBuilder, elementwise, hadamard
 from symbolic.cells import elman_rnn
 from symbolic.derivation import (
     ActivationBoundClaim,
@@ -14,8 +18,8 @@ from symbolic.derivation import (
     JacobianClaim,
     Step,
 )
-from symbolic.jacobians import step_jacobian
-from symbolic.rnn_proof import bound_derivation, chain_derivation
+from symbolic.jacobians import derivative, step_jacobian
+from symbolic.rnn.proof import bound_derivation, chain_derivation
 
 
 @pytest.mark.parametrize("act", ["tanh", "sigmoid", "relu", "identity"])
@@ -43,8 +47,9 @@ def test_a_deliberately_wrong_jacobian_step_fails_both_checks():
 def test_a_wrong_gamma_makes_the_bound_check_fail():
     rnn = elman_rnn("tanh")
     W = rnn.params[0]
-    assert check_numeric(BoundClaim(rnn, W, 1, steps=10)).passed
-    assert not check_numeric(BoundClaim(rnn, W, sp.Rational(1, 2), steps=10)).passed
+    assert check_numeric(BoundClaim(rnn, steps=10)).passed
+    half = StepBound(SigmaMax(W) / 2, gamma=sp.Rational(1, 2), matrix=W)
+    assert not check_numeric(BoundClaim(dataclasses.replace(rnn, bound=half), steps=10)).passed
 
 
 def test_a_wrong_gamma_fails_the_activation_bound_numerically_too():
@@ -62,7 +67,7 @@ def test_the_chain_check_catches_a_transposed_step_jacobian(monkeypatch):
     class Transposed:
         def __init__(self, compiled):
             self.compiled = compiled
-            self.state_size = compiled.state_size
+            self.state_size, self.input_size = compiled.state_size, compiled.input_size
             self.step = compiled.step
 
         def jacobian(self, s, x, params):
@@ -79,3 +84,86 @@ def test_step_jacobian_claim_is_checked_at_a_larger_size_numerically():
     h, h_prev = rnn.new_state_symbols[0], rnn.state_symbols[0]
     outcome = check_numeric(JacobianClaim(rnn, h, h_prev, step_jacobian(rnn)))
     assert outcome.passed and "size 5" in outcome.detail
+
+
+def _antisymmetric_rnn():
+    # Chang et al. 2019: h_t = h + epsilon tanh((W - W^T - gamma I) h + V x + b).
+    cb = CellBuilder("antisymmetric")
+    n, m = cb.sizes("n", "m")
+    h, x = cb.state("h", n), cb.input("x", m)
+    W, V, b = cb.matrix("W", n, n), cb.matrix("V", n, m), cb.vector("b", n)
+    eps, gamma = cb.scalar("epsilon"), cb.scalar("gamma")
+    A = W - W.T - gamma * sp.Identity(n)
+    a = cb.define("a", A * h + V * x + b)
+    cb.update(h, h + eps * elementwise("tanh", a))
+    return cb.build(StepBound(1 + eps * SigmaMax(A), "tanh' <= 1", gamma=1, matrix=A))
+
+
+def _no_input_cell():
+    cb = CellBuilder("autonomous")
+    (n,) = cb.sizes("n")
+    h, W = cb.state("h", n), cb.matrix("W", n, n)
+    cb.update(h, elementwise("tanh", W * h))
+    return cb.build(StepBound(SigmaMax(W), "tanh' <= 1", gamma=1, matrix=W))
+
+
+def _two_input_cell():
+    cb = CellBuilder("two_inputs")
+    n, m, k = cb.sizes("n", "m", "k")
+    h, x, y = cb.state("h", n), cb.input("x", m), cb.input("y", k)
+    W, U, V = cb.matrix("W", n, n), cb.matrix("U", n, m), cb.matrix("V", n, k)
+    cb.update(h, elementwise("tanh", W * h + U * x + hadamard(V * y, h)))
+    return cb.build()
+
+
+def test_random_point_draws_positive_scalars_in_the_unit_interval():
+    nv = importlib.import_module("numeric.verify")
+    cell = _antisymmetric_rnn()
+    _, values = nv._random_point(cell, np.random.default_rng(0))
+    scalars = [values[p] for p in cell.params if not isinstance(p, sp.MatrixSymbol)]
+    assert len(scalars) == 2 and all(isinstance(v, float) and 0.1 <= v < 1.0 for v in scalars)
+
+
+def test_jacobian_claims_with_scalar_parameters_are_checked_numerically():
+    cell = _antisymmetric_rnn()
+    h, h_prev = cell.new_state_symbols[0], cell.state_symbols[0]
+    assert check_numeric(JacobianClaim(cell, h, h_prev, step_jacobian(cell))).passed
+    # Forgetting the step size epsilon must fail.
+    eps = next(p for p in cell.params if p.name == "epsilon")
+    wrong = step_jacobian(cell).xreplace({eps: sp.Integer(1)})
+    assert not check_numeric(JacobianClaim(cell, h, h_prev, wrong)).passed
+
+
+def test_jacobian_claim_with_respect_to_a_second_input():
+    cell = _two_input_cell()
+    h, y = cell.new_state_symbols[0], cell.input_symbols[1]
+    claim = derivative(h, y, cell.definitions)
+    assert check_numeric(JacobianClaim(cell, h, y, claim)).passed
+    assert not check_numeric(JacobianClaim(cell, h, y, 2 * claim)).passed
+
+
+@pytest.mark.parametrize("build", [_antisymmetric_rnn, _no_input_cell, _two_input_cell])
+def test_chain_claims_of_cells_with_scalars_and_zero_or_two_inputs(build, monkeypatch):
+    nv = importlib.import_module("numeric.verify")
+    cell = build()
+    assert check_numeric(ChainClaim(cell)).passed
+    real = nv.compile_cell
+
+    class Transposed:
+        def __init__(self, compiled):
+            self.compiled, self.state_size = compiled, compiled.state_size
+            self.input_size, self.step = compiled.input_size, compiled.step
+
+        def jacobian(self, s, x, params):
+            return self.compiled.jacobian(s, x, params).swapaxes(-1, -2)
+
+    monkeypatch.setattr(nv, "compile_cell", lambda cell, **sizes: Transposed(real(cell, **sizes)))
+    assert not check_numeric(ChainClaim(cell)).passed
+
+
+@pytest.mark.parametrize("build", [_antisymmetric_rnn, _no_input_cell])
+def test_bound_claims_of_cells_with_scalars_or_without_inputs(build):
+    cell = build()
+    assert check_numeric(BoundClaim(cell, steps=10)).passed
+    halved = dataclasses.replace(cell, bound=StepBound(cell.bound.value / 2))
+    assert not check_numeric(BoundClaim(halved, steps=10)).passed

@@ -5,17 +5,10 @@ import pytest
 
 from numeric.check import RTOL
 from numeric.errors import GradproofInputError
-from numeric.weights import (
-    TorchLayout,
-    cell_sizes,
-    load_inputs,
-    load_npz,
-    load_state0,
-    random_inputs,
-    random_state_dict,
-    torch_weights,
-)
+from numeric.loading import load_inputs, load_npz, load_state0, load_state_dict
+from numeric.weights import cell_sizes, random_inputs, random_state_dict, torch_weights
 from symbolic.cells import elman_rnn
+from symbolic.registry import TorchLayout
 
 
 def _state(hidden=3, inputs=2, suffix=""):
@@ -211,7 +204,6 @@ def test_layer_mapping_reproduces_a_two_layer_torch_rnn():
 
 def test_pt_state_dict_loads_like_npz(tmp_path):
     torch = pytest.importorskip("torch")
-    from numeric.weights import load_state_dict
 
     cell = torch.nn.LSTMCell(3, 2).double()
     torch.save(cell.state_dict(), tmp_path / "w.pt")
@@ -231,7 +223,6 @@ class _Payload:
 
 def test_pt_holding_anything_but_tensors_is_refused(tmp_path, capsys):
     torch = pytest.importorskip("torch")
-    from numeric.weights import load_state_dict
 
     torch.save({"weight_hh": torch.eye(2), "extra": _Payload()}, tmp_path / "evil.pt")
     with pytest.raises(GradproofInputError, match="cannot read .* as a state_dict of tensors"):
@@ -245,7 +236,6 @@ def test_pt_holding_anything_but_tensors_is_refused(tmp_path, capsys):
 def test_pt_without_torch_says_how_to_convert(tmp_path, monkeypatch):
     import builtins
 
-    from numeric.weights import load_state_dict
 
     real_import = builtins.__import__
 

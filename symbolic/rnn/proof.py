@@ -108,7 +108,6 @@ def bound_derivation(act: str | Activation | sp.Lambda = "tanh") -> Derivation:
     f = activation(act)
     cell = elman_rnn(f)
     gamma = f.gamma
-    W = cell.params[0]
     name = f.latex
     J_latex = latex(step_jacobian(cell))
     g, r = sp.Symbol("gamma"), sp.Symbol("r", positive=True)

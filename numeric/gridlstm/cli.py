@@ -1,10 +1,9 @@
 """``gradproof flow gridlstm``: gradient flow through the 2D Grid LSTM.
 
-:func:`add_gridlstm_arguments` adds the Grid LSTM's options to a parser
-(with ``common=True`` also the options ``flow`` shares with the RNN, for a
-parser of its own); :func:`run_gridlstm_flow` validates them, runs the model
-on random or file weights and returns the JSON-ready result;
-:func:`format_gridlstm_flow` prints it as a table.
+:func:`run_gridlstm_flow` validates the options of ``gradproof flow``, runs
+the model on random or file weights and returns the JSON-ready result;
+:func:`format_gridlstm_flow` prints it as a table; :func:`flow_command` is
+the runner the Grid LSTM family registers for ``flow``.
 """
 
 from __future__ import annotations
@@ -14,68 +13,23 @@ import math
 
 import numpy as np
 
-from symbolic.grid_lstm import OUTPUT_FORMS, PRIORITIES
+from symbolic.gridlstm import OUTPUT_FORMS, PRIORITIES
 
-from .errors import GradproofInputError
-from .flow import decay_rate, json_floats, measured_trend
-from .grid import (
-    compile_grid,
-    depth_flow_map,
-    grid_model,
-    load_grid_weights,
-    random_grid_weights,
-    time_flow,
-)
-from .grid_figures import plot_depth_flow
-from .plots import check_plot_path
-from .weights import load_inputs, random_inputs
+from ..errors import GradproofInputError
+from ..flow import decay_rate, json_floats, measured_trend
+from ..loading import load_inputs
+from ..plots import check_plot_path
+from ..weights import random_inputs
+from .compiled import compile_grid
+from .figures import plot_depth_flow
+from .flows import depth_flow_map, time_flow
+from .models import grid_model
+from .weight_files import load_grid_weights, random_grid_weights
 
-__all__ = [
-    "GRIDLSTM_DEFAULTS",
-    "add_gridlstm_arguments",
-    "format_gridlstm_flow",
-    "run_gridlstm_flow",
-]
+__all__ = ["GRIDLSTM_DEFAULTS", "flow_command", "format_gridlstm_flow", "run_gridlstm_flow"]
 
 #: Defaults of the random-weights options.
 GRIDLSTM_DEFAULTS = {"hidden": 16, "input": 4, "layers": 4, "scale": 1.0, "steps": 20}
-
-
-def add_gridlstm_arguments(parser: argparse.ArgumentParser, *, common: bool = False) -> None:
-    """Add ``--layers --tied --output-form --priority`` (and, with ``common``, the rest).
-
-    Examples
-    --------
-    >>> parser = argparse.ArgumentParser()
-    >>> add_gridlstm_arguments(parser, common=True)
-    >>> args = parser.parse_args(["--hidden", "3", "--layers", "2", "--priority", "depth"])
-    >>> args.hidden, args.layers, args.priority, args.output_form
-    (3, 2, 'depth', None)
-    """
-    parser.add_argument("--layers", type=int, help="gridlstm: layers L (default 4)")
-    parser.add_argument(
-        "--tied", action="store_true", help="gridlstm: one weight set shared by all layers"
-    )
-    parser.add_argument(
-        "--output-form",
-        choices=sorted(OUTPUT_FORMS),
-        help="gridlstm: h' = tanh(o*m') (paper, default) or o*tanh(m') (standard)",
-    )
-    parser.add_argument(
-        "--priority",
-        choices=PRIORITIES,
-        help="gridlstm: depth reads the new time hidden vector (depth) or not (none)",
-    )
-    if not common:
-        return
-    parser.add_argument("--hidden", type=int, help="random weights: hidden size d (default 16)")
-    parser.add_argument("--input", type=int, help="random weights: input size k (default 4)")
-    parser.add_argument("--scale", type=float, help="random weights: weight scale (default 1)")
-    parser.add_argument("--weights", metavar="F.npz", help="Grid LSTM weights file")
-    parser.add_argument("--steps", type=int, help="T standard-normal inputs (default 20)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of random weights and inputs")
-    parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
-    parser.add_argument("--plot", metavar="FILE", help="heat map (.png, .pdf or .svg)")
 
 
 def run_gridlstm_flow(args: argparse.Namespace) -> dict:
@@ -93,17 +47,25 @@ def run_gridlstm_flow(args: argparse.Namespace) -> dict:
 
     Examples
     --------
+    >>> from numeric.flow_cli import add_flow_parser
     >>> parser = argparse.ArgumentParser()
-    >>> add_gridlstm_arguments(parser, common=True)
-    >>> args = parser.parse_args(["--hidden", "3", "--input", "2", "--layers", "2",
-    ...                           "--steps", "4"])
+    >>> _ = add_flow_parser(parser.add_subparsers())
+    >>> args = parser.parse_args(["flow", "gridlstm", "--hidden", "3", "--input", "2",
+    ...                           "--layers", "2", "--steps", "4"])
     >>> result = run_gridlstm_flow(args)
     >>> result["cell"], len(result["log10_norm"]), len(result["log10_norm_depth"])
     ('gridlstm', 4, 2)
     """
-    for flag in ("layer", "init", "h0"):
+    for flag in ("activation", "variant", "layer", "init", "h0", "size"):
         if getattr(args, flag, None) is not None:
             raise GradproofInputError(f"--{flag} does not apply to gridlstm; drop it")
+    for flag, allowed in (("output_form", tuple(sorted(OUTPUT_FORMS))), ("priority", PRIORITIES)):
+        given = getattr(args, flag, None)
+        if given is not None and given not in allowed:
+            raise GradproofInputError(
+                f"--{flag.replace('_', '-')} {given} is not available for gridlstm; "
+                f"choose one of {', '.join(allowed)}"
+            )
     if getattr(args, "plot", None):
         check_plot_path(args.plot)
     args.output_form = args.output_form or "paper"
@@ -221,3 +183,9 @@ def format_gridlstm_flow(result: dict) -> str:
     lines.append(f"depth: slope of log10_norm_depth {shown} decades per layer")
     lines.append(f"verdict: {r['verdict']['summary']}")
     return "\n".join(lines)
+
+
+def flow_command(args: argparse.Namespace) -> tuple[dict, str]:
+    """The Grid LSTM's ``gradproof flow``: the JSON-ready result and its table."""
+    result = run_gridlstm_flow(args)
+    return result, format_gridlstm_flow(result)

@@ -2,8 +2,8 @@
 
 :func:`compare_depth_flow` runs the 2D Grid LSTM, a stacked LSTM and a
 stacked tanh RNN of the same width and depth on random weights of one scale
-(:func:`numeric.grid.random_grid_weights`) and the same inputs;
-:func:`plot_depth_flow` draws ``log10 ||dh^D_{T,L}/dh^D_{t,l}||_2`` for each,
+(:func:`numeric.gridlstm.weight_files.random_grid_weights`) and the same
+inputs; :func:`plot_depth_flow` draws ``log10 ||dh^D_{T,L}/dh^D_{t,l}||_2`` for each,
 side by side on one colour scale.  Files are written by
 :func:`numeric.plots.save_figure` (Agg canvas, no timestamps), so the same
 numbers always give the same bytes.
@@ -18,9 +18,12 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .grid import DepthFlow, compile_grid, depth_flow_map, grid_model, random_grid_weights
-from .plots import save_figure
-from .weights import random_inputs
+from ..plots import save_figure
+from ..weights import random_inputs
+from .compiled import compile_grid
+from .flows import DepthFlow, depth_flow_map
+from .models import grid_model
+from .weight_files import random_grid_weights
 
 __all__ = ["COMPARED", "MAP_TITLE", "compare_depth_flow", "plot_depth_flow"]
 

@@ -1,0 +1,86 @@
+"""Weight files of the 2D grid models: round trips and errors that name the key."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from numeric.errors import GradproofInputError
+from numeric.gridlstm.compiled import compile_grid
+from numeric.gridlstm.flows import depth_flow_map
+from numeric.gridlstm.models import grid_model
+from numeric.gridlstm.weight_files import (
+    grid_weight_shapes,
+    load_grid_weights,
+    random_grid_weights,
+    save_grid_weights,
+)
+
+HIDDEN, INPUT, LAYERS = 3, 2, 3
+
+
+def test_weight_file_round_trips(tmp_path):
+    for tied in (False, True):
+        model = grid_model()
+        weights = random_grid_weights(model, HIDDEN, INPUT, LAYERS, tied=tied, seed=3)
+        path = tmp_path / f"grid-{tied}.npz"
+        save_grid_weights(path, weights)
+        loaded = load_grid_weights(path, model, layers=LAYERS if tied else None, tied=tied)
+        assert (loaded.hidden, loaded.input_size, loaded.layers, loaded.tied) == (
+            HIDDEN,
+            INPUT,
+            LAYERS,
+            tied,
+        )
+        assert set(loaded.arrays) == set(grid_weight_shapes(model, HIDDEN, INPUT, LAYERS, tied))
+        for key, value in weights.arrays.items():
+            np.testing.assert_array_equal(loaded.arrays[key], value)
+        grid = compile_grid(model, HIDDEN)
+        inputs = np.ones((3, INPUT))
+        np.testing.assert_array_equal(
+            depth_flow_map(grid, loaded, inputs).log10_norm,
+            depth_flow_map(grid, weights, inputs).log10_norm,
+        )
+
+
+def _arrays():
+    return dict(random_grid_weights(grid_model(), HIDDEN, INPUT, 2, seed=0).arrays)
+
+
+@pytest.mark.parametrize(
+    "edit, options, message",
+    [
+        (lambda a: a.pop("bias_depth_l1"), {}, "no key 'bias_depth_l1'; expected shape (12,)"),
+        (
+            lambda a: a.update(weight_time_l0=np.zeros((12, 5))),
+            {},
+            "key 'weight_time_l0' has shape (12, 5), expected (12, 6)",
+        ),
+        (lambda a: a.update(extra=np.zeros(1)), {}, "unexpected key 'extra'"),
+        (lambda a: a.pop("input_projection"), {}, "no key 'input_projection'"),
+        (lambda a: None, {"hidden": 4}, "--hidden 4 disagrees"),
+        (lambda a: None, {"input_size": 9}, "--input 9 disagrees"),
+        (lambda a: None, {"layers": 3}, "--layers 3 disagrees"),
+        (lambda a: None, {"tied": True, "layers": 2}, "'weight_time_l0'; drop --tied"),
+        (
+            lambda a: a.update(
+                weight_time=a.pop("weight_time_l0"),
+            ),
+            {},
+            "tied key 'weight_time'",
+        ),
+    ],
+)
+def test_bad_weight_files_name_the_key(edit, options, message):
+    arrays = _arrays()
+    edit(arrays)
+    with pytest.raises(GradproofInputError) as err:
+        load_grid_weights(arrays, grid_model(), **options)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_tied_weights_need_the_number_of_layers(tmp_path):
+    weights = random_grid_weights(grid_model(), HIDDEN, INPUT, 2, tied=True)
+    with pytest.raises(GradproofInputError, match="--layers"):
+        load_grid_weights(dict(weights.arrays), grid_model(), tied=True)
