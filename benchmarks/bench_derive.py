@@ -20,9 +20,9 @@ import time
 import sympy as sp
 
 from numeric.verify import check_numeric
-from symbolic.cells import elman_rnn
 from symbolic.derivation import ChainClaim, JacobianClaim
 from symbolic.jacobians import chain, step_jacobian
+from symbolic.rnn import elman_rnn
 
 HORIZONS = (5, 50, 500)
 

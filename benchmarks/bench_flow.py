@@ -29,7 +29,7 @@ import numpy as np
 from numeric.compile import compile_cell
 from numeric.flow import gradient_flow
 from numeric.weights import random_inputs, random_state_dict, torch_weights
-from symbolic.cells import elman_rnn
+from symbolic.rnn import elman_rnn
 
 GiB = 2**30
 

@@ -67,7 +67,11 @@ def peephole_lstm():
     h, c, x = cb.state("h", n), cb.state("c", n), cb.input("x", m)
 
     def gate(name, activation, peephole=None):
-        W, U, b = cb.matrix(f"W_{name}", n, m), cb.matrix(f"U_{name}", n, n), cb.vector(f"b_{name}", n)
+        W, U, b = (
+            cb.matrix(f"W_{name}", n, m),
+            cb.matrix(f"U_{name}", n, n),
+            cb.vector(f"b_{name}", n),
+        )
         pre = W * x + U * h + b
         if peephole is not None:
             pre = pre + hadamard(cb.vector(f"p_{name}", n), peephole)

@@ -44,7 +44,7 @@ def spectral_norm(A: np.ndarray) -> float:
     --------
     >>> spectral_norm(np.array([[3.0, 0.0], [0.0, -4.0]]))
     4.0
-    >>> spectral_norm(np.full((2, 2), 1e308)) / 1e308
+    >>> spectral_norm(np.full((2, 2), 1e300)) / 1e300
     2.0
     """
     A = np.atleast_2d(np.asarray(A, dtype=float))
@@ -76,8 +76,8 @@ def _matrix_value(expr: sp.Basic, params: Mapping[str, np.ndarray], cell: Cell) 
         return np.asarray(params[expr.name], dtype=float)
     sizes = cell_sizes(cell, params)
     subs = {d: sizes[str(d)] for d in cell.dims if str(d) in sizes}
-    args = [p.xreplace(subs) for p in cell.params]
-    (value,) = lambdify_matrix(args, [expr.xreplace(subs)])(*(params[p.name] for p in cell.params))
+    function = lambdify_matrix(list(cell.params), [expr], sizes=subs)
+    (value,) = function(*(params[p.name] for p in cell.params))
     return np.asarray(value, dtype=float)
 
 
@@ -95,7 +95,7 @@ def evaluate_bound(cell: Cell, params: Mapping[str, np.ndarray]) -> EvaluatedBou
 
     Examples
     --------
-    >>> from symbolic.cells import elman_rnn
+    >>> from symbolic.rnn import elman_rnn
     >>> params = {"W": np.diag([0.5, -2.0]), "U": np.ones((2, 1)), "b": np.zeros(2)}
     >>> b = evaluate_bound(elman_rnn("sigmoid"), params)
     >>> b.value, b.gamma, b.sigma_max, b.formula

@@ -110,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Examples
     --------
     >>> main(["derive", "nosuchcell"])
+    2
+    >>> main(["nosuchcommand"])
     Traceback (most recent call last):
     ...
     SystemExit: 2

@@ -297,7 +297,7 @@ class CompiledCell:
         return self.cell.with_sizes(**dict(self.sizes))
 
     def _sizes_of(self, vectors) -> tuple[int, ...]:
-        sizes = tuple(sp.sympify(sp.sympify(v.rows).xreplace(self._subs)) for v in vectors)
+        sizes = tuple(sp.S(v.rows).subs(self._subs) for v in vectors)
         missing = sorted({str(s) for d in sizes for s in d.free_symbols})
         if missing:
             raise ValueError(f"cell {self.cell.name!r} needs sizes {', '.join(missing)}")
@@ -387,7 +387,7 @@ def compile_cell(cell: Cell, **sizes: int) -> CompiledCell:
 
     Examples
     --------
-    >>> from symbolic.cells import elman_rnn
+    >>> from symbolic.rnn import elman_rnn
     >>> cc = compile_cell(elman_rnn("tanh"), n=2, m=1)
     >>> params = {"W": np.eye(2), "U": np.ones((2, 1)), "b": np.zeros(2)}
     >>> cc.step(np.zeros(2), np.array([0.5]), params).round(4)
@@ -395,5 +395,12 @@ def compile_cell(cell: Cell, **sizes: int) -> CompiledCell:
     >>> cc.jacobian(np.zeros(2), np.array([0.0]), params)
     array([[1., 0.],
            [0., 1.]])
+
+    At hidden size 1 the weight ``W`` is still a matrix, passed as ``(1, 1)``:
+
+    >>> cc = compile_cell(elman_rnn("relu"), n=1, m=2)
+    >>> params = {"W": np.array([[2.0]]), "U": np.ones((1, 2)), "b": np.zeros(1)}
+    >>> cc.input_size, cc.step(np.array([1.0]), np.array([0.5, -1.0]), params)
+    (2, array([1.5]))
     """
     return _compile(cell, tuple(sorted(sizes.items())))

@@ -252,7 +252,7 @@ def backward_step_jacobians(
 
     Examples
     --------
-    >>> from symbolic.cells import elman_rnn
+    >>> from symbolic.rnn import elman_rnn
     >>> cc = compile_cell(elman_rnn("tanh"), n=2, m=1)
     >>> params = {"W": 0.5 * np.eye(2), "U": np.ones((2, 1)), "b": np.zeros(2)}
     >>> chunks = backward_step_jacobians(cc, params, np.ones((5, 1)), np.zeros(2), chunk=2)
@@ -314,7 +314,7 @@ def gradient_flow(
     --------
     At the origin ``tanh' = 1``, so every step Jacobian is ``W = 0.9 I``:
 
-    >>> from symbolic.cells import elman_rnn
+    >>> from symbolic.rnn import elman_rnn
     >>> params = {"W": 0.9 * np.eye(3), "U": np.zeros((3, 1)), "b": np.zeros(3)}
     >>> flow = gradient_flow(elman_rnn("tanh"), params, np.zeros((10000, 1)))
     >>> round(float(flow.log10_norm[-1]), 6)

@@ -22,7 +22,6 @@ import math
 import sys
 
 import numpy as np
-import sympy as sp
 
 from symbolic.cells import Cell
 from symbolic.registry import CellFamily, load_entry_point
@@ -191,9 +190,9 @@ def add_params_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
     --------
     >>> parser = argparse.ArgumentParser(prog="gradproof")
     >>> _ = add_params_parser(parser.add_subparsers(dest="command"))
-    >>> args = parser.parse_args(["params", "symbolic.cells:elman_rnn"])
+    >>> args = parser.parse_args(["params", "symbolic.rnn:elman_rnn"])
     >>> args.func(args)  # doctest: +NORMALIZE_WHITESPACE
-    cell symbolic.cells:elman_rnn (Elman RNN (tanh)): a .npz (or .pt) keyed by parameter name
+    cell symbolic.rnn:elman_rnn (Elman RNN (tanh)): a .npz (or .pt) keyed by parameter name
       W  (n, n)
       U  (n, m)
       b  (n,)
@@ -304,16 +303,16 @@ def _weights(fam: CellFamily, cell: Cell, args: argparse.Namespace) -> dict[str,
     return named_params(state, cell)
 
 
-def _input_size(cell: Cell, sizes: dict[str, int]) -> int:
-    subs = {d: sizes[str(d)] for d in cell.dims if str(d) in sizes}
-    rows = [sp.sympify(sp.sympify(v.rows).xreplace(subs)) for v in cell.inputs]
-    unknown = [str(r) for r in rows if not r.is_Integer]
-    if unknown:
+def _compiled(cell: Cell, params: dict[str, np.ndarray]):
+    """The cell compiled at the sizes its weights fix; every size must be fixed."""
+    try:
+        model = compile_cell(cell, **cell_sizes(cell, params))
+        model.input_size  # noqa: B018 - compiling is lazy; this checks every size is known
+        return model
+    except ValueError as exc:  # a size no parameter fixes (an input no weight multiplies)
         raise GradproofInputError(
-            f"the weights do not fix the input size {', '.join(unknown)} of {cell.name!r}; "
-            "no parameter multiplies that input"
-        )
-    return int(sum(rows))
+            f"cannot read every size of {cell.name!r} off the weights: {exc}"
+        ) from None
 
 
 def run_flow(args: argparse.Namespace) -> int:
@@ -332,13 +331,11 @@ def run_flow(args: argparse.Namespace) -> int:
     if args.plot:
         check_plot_path(args.plot)
     params = _weights(fam, cell, args)
-    sizes = cell_sizes(cell, params)
-    input_size = _input_size(cell, sizes)
+    model = _compiled(cell, params)
     if args.inputs is not None:
-        inputs = load_inputs(args.inputs, input_size)
+        inputs = load_inputs(args.inputs, model.input_size)
     else:
-        inputs = random_inputs(args.steps, input_size, args.seed)
-    model = compile_cell(cell, **sizes)
+        inputs = random_inputs(args.steps, model.input_size, args.seed)
     s0 = load_state0(args.h0, model.state_size)
     flow = gradient_flow(model, params, inputs, s0)
     bound = evaluate_bound(cell, params)
@@ -412,8 +409,8 @@ def run_sweep(args: argparse.Namespace) -> int:
         [_random_weights(fam, cell, args, s, seed) for seed in range(args.seeds)] for s in scales
     ]
     bounds = np.array([[evaluate_bound(cell, p).value for p in row] for row in draws])
-    hidden = compile_cell(cell, **cell_sizes(cell, draws[0][0])).state_sizes[0]
-    input_size = _input_size(cell, cell_sizes(cell, draws[0][0]))
+    model = _compiled(cell, draws[0][0])
+    hidden, input_size = model.state_sizes[0], model.input_size
 
     def progress(done: int, total: int, scale: float, seed: int, rate: float) -> None:
         print(

@@ -20,13 +20,12 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from symbolic.activations import activation
-from symbolic.cells import elman_rnn
 from symbolic.derivation import Derivation
 from symbolic.gridlstm import grid_derivations
 from symbolic.gru import gru_derivations
 from symbolic.latex import document, render, tex_text
 from symbolic.lstm import lstm_derivations
-from symbolic.rnn import rnn_derivations
+from symbolic.rnn import elman_rnn, rnn_derivations
 
 from .bounds import log10_bound
 from .errors import GradproofInputError

@@ -46,7 +46,7 @@ def decay_rates(
 
     Examples
     --------
-    >>> from symbolic.cells import elman_rnn
+    >>> from symbolic.rnn import elman_rnn
     >>> rates = decay_rates(elman_rnn("tanh"), "rnn", [0.5], steps=30, seeds=1, hidden=4,
     ...                     input_size=2, init="orthogonal")
     >>> bool(rates[0, 0] <= np.log10(0.5))

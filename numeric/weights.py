@@ -43,7 +43,10 @@ __all__ = [
 
 
 def _layout(family_name: str) -> TorchLayout:
-    layout = family(family_name).layout
+    try:
+        layout = family(family_name).layout
+    except ValueError as exc:
+        raise GradproofInputError(str(exc)) from None
     if layout is None:
         raise GradproofInputError(
             f"cell {family_name!r} has no PyTorch weight layout; its weight files are keyed "
@@ -253,7 +256,7 @@ def param_shapes(cell: Cell) -> dict[str, tuple]:
 
     Examples
     --------
-    >>> from symbolic.cells import elman_rnn
+    >>> from symbolic.rnn import elman_rnn
     >>> param_shapes(elman_rnn())
     {'W': (n, n), 'U': (n, m), 'b': (n,)}
     """
@@ -267,7 +270,7 @@ def cell_sizes(cell: Cell, params: Mapping[str, np.ndarray]) -> dict[str, int]:
 
     Examples
     --------
-    >>> from symbolic.cells import elman_rnn
+    >>> from symbolic.rnn import elman_rnn
     >>> cell_sizes(elman_rnn(), {"W": np.eye(3), "U": np.ones((3, 2)), "b": np.zeros(3)})
     {'n': 3, 'm': 2}
     """
@@ -302,7 +305,7 @@ def named_params(state: Mapping[str, np.ndarray], cell: Cell) -> dict[str, np.nd
 
     Examples
     --------
-    >>> from symbolic.cells import elman_rnn
+    >>> from symbolic.rnn import elman_rnn
     >>> named_params({"W": np.eye(2), "U": np.ones((2, 1)), "b": np.zeros(2)}, elman_rnn())["W"]
     array([[1., 0.],
            [0., 1.]])
@@ -333,7 +336,7 @@ def random_params(
 
     Examples
     --------
-    >>> from symbolic.cells import elman_rnn
+    >>> from symbolic.rnn import elman_rnn
     >>> p = random_params(elman_rnn(), {"n": 3, "m": 2}, scale=0.5, seed=0)
     >>> round(float(np.linalg.norm(p["W"], 2)), 12), round(float(np.max(np.abs(p["b"]))), 12)
     (0.5, 0.5)

@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from .activations import Activation, activation
-from .bounds import SigmaMax, StepBound
+from .bounds import StepBound
 
-__all__ = ["Cell", "Equation", "TimedVector", "elman_rnn", "t"]
+__all__ = ["Cell", "Equation", "TimedVector", "t"]
 
 #: The symbolic time index used in cell templates.
 t = sp.Symbol("t", integer=True)
@@ -221,6 +220,7 @@ class Cell:
 
         Examples
         --------
+        >>> from symbolic.rnn import elman_rnn
         >>> rnn = elman_rnn()
         >>> sorted(map(str, rnn.at(3).values()))
         ['a_{3}', 'h_{2}', 'h_{3}', 'x_{3}']
@@ -237,46 +237,3 @@ class Cell:
                 f"cell {self.name!r} has no size {sorted(unknown)}; sizes: {sorted(by_name)}"
             )
         return {by_name[k]: v for k, v in sizes.items()}
-
-
-def elman_rnn(act: str | Activation | sp.Lambda = "tanh") -> Cell:
-    """The Elman RNN ``a_t = W h_{t-1} + U x_t + b``, ``h_t = f(a_t)``.
-
-    Parameters
-    ----------
-    act : str, Activation or sympy.Lambda
-        The elementwise nonlinearity ``f``, by registry name or as a Lambda.
-
-    Examples
-    --------
-    >>> rnn = elman_rnn("tanh")
-    >>> [str(eq.lhs) + " = " + str(eq.rhs) for eq in rnn.equations][0]
-    'a_{t} = U*x_{t} + W*h_{t-1} + b'
-    """
-    f = activation(act)
-    n, m = sp.symbols("n m", integer=True, positive=True)
-    h_prev, h = TimedVector("h", n, -1), TimedVector("h", n, 0)
-    x, a = TimedVector("x", m, 0), TimedVector("a", n, 0)
-    W = sp.MatrixSymbol("W", n, n)
-    U = sp.MatrixSymbol("U", n, m)
-    b = sp.MatrixSymbol("b", n, 1)
-    return Cell(
-        name="rnn",
-        title=f"Elman RNN ({f.name})",
-        state=(h_prev,),
-        new_state=(h,),
-        inputs=(x,),
-        params=(W, U, b),
-        equations=(
-            Equation(a.symbol, W * h_prev.symbol + U * x.symbol + b),
-            Equation(h.symbol, f(a.symbol)),
-        ),
-        intermediates=(a,),
-        dims=(n, m),
-        bound=StepBound(
-            f.gamma * SigmaMax(W),
-            r"$\lVert \operatorname{diag}(f'(a_t))\, W \rVert_2 \le \max_z |f'(z)|\, \sigma_{\max}(W)$",
-            gamma=f.gamma,
-            matrix=W,
-        ),
-    )

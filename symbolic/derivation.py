@@ -209,7 +209,7 @@ def exact_chain_affordable(cell: Cell) -> bool:
 
     Examples
     --------
-    >>> from symbolic.cells import elman_rnn
+    >>> from symbolic.rnn import elman_rnn
     >>> from symbolic.lstm import lstm
     >>> exact_chain_affordable(elman_rnn()), exact_chain_affordable(lstm())
     (True, False)
@@ -228,7 +228,7 @@ class BoundClaim(Claim):
     """``||ds_T/ds_{T-j}||_2 <= B^j`` for ``j = 1..steps``, ``B`` the cell's step bound.
 
     ``B`` is ``cell.bound.value`` (:class:`~symbolic.bounds.StepBound`).
-    Checked numerically (:mod:`numeric.bound_check`) at random parameters of
+    Checked numerically (:mod:`numeric.verify`) at random parameters of
     several scales, inputs and states.
     """
 

@@ -27,7 +27,7 @@ def explicit(
 
     Examples
     --------
-    >>> from symbolic.cells import elman_rnn
+    >>> from symbolic.rnn import elman_rnn
     >>> rnn = elman_rnn("identity")
     >>> sizes = rnn.with_sizes(n=1, m=1)
     >>> explicit(rnn.new_state_symbols[0], sizes, rnn.definitions)
@@ -120,7 +120,7 @@ def jacobian_mismatches(cell: Cell, sizes: dict, blocks=None) -> list[tuple[int,
 
     Examples
     --------
-    >>> from symbolic.cells import elman_rnn
+    >>> from symbolic.rnn import elman_rnn
     >>> rnn = elman_rnn("tanh")
     >>> jacobian_mismatches(rnn, rnn.with_sizes(n=2, m=1))
     []

@@ -75,7 +75,7 @@ def step_derivation(cell: Cell, sizes: tuple[int, ...] = (2, 3)) -> Derivation:
 
     Examples
     --------
-    >>> from symbolic.cells import elman_rnn
+    >>> from symbolic.rnn import elman_rnn
     >>> d = step_derivation(elman_rnn("tanh"), sizes=(2,))
     >>> [s.rel for s in d.steps]
     [':=', ':=', '=', '=']
@@ -143,7 +143,7 @@ def bound_derivation(cell: Cell) -> Derivation:
 
     Examples
     --------
-    >>> from symbolic.cells import elman_rnn
+    >>> from symbolic.rnn import elman_rnn
     >>> d = bound_derivation(elman_rnn("sigmoid"))
     >>> [text(s.rhs) for s in d.steps[:2]]
     ['sigma_max(W)/4', '(sigma_max(W)/4)^(T-k)']

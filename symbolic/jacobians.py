@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import sympy as sp
-from sympy.matrices.expressions import DiagMatrix, HadamardProduct
+from sympy.matrices.expressions import DiagMatrix, HadamardPower, HadamardProduct
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from .activations import z
@@ -131,6 +131,11 @@ def _derivative(expr, wrt, definitions):
             scale = others[0] if len(others) == 1 else HadamardProduct(*others)
             terms.append(_mul(DiagMatrix(scale), _derivative(factor, wrt, definitions)))
         return _add(*terms, shape=shape)
+    if isinstance(expr, HadamardPower):
+        # d(v^p)/dv = diag(p v^(p-1)), elementwise; p is a constant.
+        base, power = expr.args
+        slope = base.applyfunc(sp.Lambda(z, power * z ** (power - 1)))
+        return _mul(DiagMatrix(slope), _derivative(base, wrt, definitions))
     if isinstance(expr, sp.BlockMatrix) and expr.blockshape[1] == 1:
         blocks = [
             _derivative(expr.blocks[i, 0], wrt, definitions) for i in range(expr.blockshape[0])
@@ -147,7 +152,7 @@ def step_jacobian(cell: Cell) -> sp.BlockMatrix | sp.MatrixExpr:
 
     Examples
     --------
-    >>> from symbolic.cells import elman_rnn
+    >>> from symbolic.rnn import elman_rnn
     >>> step_jacobian(elman_rnn("tanh"))
     DiagMatrix(Lambda(z, 1 - tanh(z)**2).(a_{t}))*W
     """
@@ -191,7 +196,7 @@ def chain(cell: Cell, T: int, k: int = 0) -> Chain:
 
     Examples
     --------
-    >>> from symbolic.cells import elman_rnn
+    >>> from symbolic.rnn import elman_rnn
     >>> c = chain(elman_rnn("identity"), T=3, k=1)
     >>> [str(f) for f in c.factors]
     ['DiagMatrix(Lambda(z, 1).(a_{3}))*W', 'DiagMatrix(Lambda(z, 1).(a_{2}))*W']

@@ -303,7 +303,7 @@ def latex(expr, bold: bool = False) -> str:
 
     Examples
     --------
-    >>> from symbolic.cells import elman_rnn
+    >>> from symbolic.rnn import elman_rnn
     >>> from symbolic.jacobians import step_jacobian
     >>> latex(step_jacobian(elman_rnn("tanh")))
     "\\\\operatorname{diag}\\\\left(\\\\tanh'\\\\left(a_{t}\\\\right)\\\\right) W"
@@ -322,7 +322,7 @@ def text(expr) -> str:
 
     Examples
     --------
-    >>> from symbolic.cells import elman_rnn
+    >>> from symbolic.rnn import elman_rnn
     >>> from symbolic.jacobians import step_jacobian
     >>> text(step_jacobian(elman_rnn("sigmoid")))
     "diag(sigmoid'(a_t)) W"

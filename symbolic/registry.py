@@ -205,7 +205,7 @@ def load_entry_point(spec: str) -> Any:
 
     Examples
     --------
-    >>> load_entry_point("symbolic.cells:elman_rnn").__name__
+    >>> load_entry_point("symbolic.rnn:elman_rnn").__name__
     'elman_rnn'
     >>> load_entry_point("no_colon")
     Traceback (most recent call last):
@@ -250,7 +250,7 @@ def family(spec: str) -> CellFamily:
     --------
     >>> family("lstm").options["variant"]
     ('pytorch', 'no_forget')
-    >>> family("symbolic.cells:elman_rnn").cell().title
+    >>> family("symbolic.rnn:elman_rnn").cell().title
     'Elman RNN (tanh)'
     """
     entry = _REGISTRY.get(spec)

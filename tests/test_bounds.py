@@ -1,7 +1,5 @@
 """Declared step bounds at real weights: evaluation, the check against a curve, the verdict."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 import sympy as sp
@@ -18,7 +16,7 @@ from numeric.bounds import (
 )
 from numeric.flow import gradient_flow
 from symbolic import CellBuilder, MaxAbs, SigmaMax, StepBound, elementwise, hadamard
-from symbolic.cells import elman_rnn
+from symbolic.rnn import elman_rnn
 
 
 def _rnn_params(n, m, scale, seed, orthogonal=False):

@@ -15,7 +15,7 @@ def test_builder_makes_the_cell_the_constructor_makes():
     W, U, b = cb.matrix("W", n, n), cb.matrix("U", n, m), cb.vector("b", n)
     a = cb.define("a", W * h + U * x + b)
     cb.update(h, elementwise("tanh", a))
-    from symbolic.cells import elman_rnn
+    from symbolic.rnn import elman_rnn
 
     reference = elman_rnn("tanh")
     built = cb.build(reference.bound)

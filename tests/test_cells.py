@@ -1,7 +1,8 @@
 import pytest
 import sympy as sp
 
-from symbolic.cells import Cell, Equation, TimedVector, elman_rnn
+from symbolic.cells import Cell, Equation, TimedVector
+from symbolic.rnn import elman_rnn
 
 
 def test_cells_are_hashable_and_equal_by_value():

@@ -34,7 +34,10 @@ def test_derive_rnn_text_marks_every_checked_step(capsys):
         (["derive", "gridlstm", "--variant", "seed", "--priority", "none"], "priority is depth"),
         (["flow", "rnn", "--layers", "3"], "--layers applies only to gridlstm"),
         (["flow", "gridlstm", "--activation", "relu"], "--activation does not apply to gridlstm"),
-        (["derive", "lstm", "--variant", "textbook"], "--variant textbook is not available for lstm"),
+        (
+            ["derive", "lstm", "--variant", "textbook"],
+            "--variant textbook is not available for lstm",
+        ),
         (["flow", "lstm", "--activation", "relu"], "--activation does not apply to lstm"),
         (["flow", "gru", "--variant", "no_forget"], "is not available for gru"),
         (["flow", "rnn", "--weights", "missing.pt"], "missing.pt"),

@@ -6,9 +6,9 @@ from numeric.check import RTOL, check_jacobian
 from numeric.compile import compile_cell, lambdify_matrix
 from symbolic.activations import z
 from symbolic.builder import CellBuilder, elementwise, hadamard
-from symbolic.cells import elman_rnn
 from symbolic.gru import gru
 from symbolic.lstm import lstm
+from symbolic.rnn import elman_rnn
 
 ACTIVATIONS = {
     "tanh": np.tanh,

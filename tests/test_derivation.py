@@ -2,7 +2,6 @@ import pytest
 import sympy as sp
 
 from symbolic.activations import activation
-from symbolic.cells import elman_rnn
 from symbolic.derivation import (
     ActivationBoundClaim,
     ChainClaim,
@@ -14,6 +13,7 @@ from symbolic.derivation import (
     verify_exact,
 )
 from symbolic.jacobians import step_jacobian
+from symbolic.rnn import elman_rnn
 
 
 def test_jacobian_claim_passes_for_the_derived_form_and_fails_for_a_wrong_one():

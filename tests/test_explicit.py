@@ -1,7 +1,7 @@
 import sympy as sp
 
-from symbolic.cells import elman_rnn
 from symbolic.explicit import exactly_equal, explicit
+from symbolic.rnn import elman_rnn
 
 
 def test_explicit_inlines_named_intermediates():

@@ -14,7 +14,7 @@ from numeric.check import FD_RTOL, RTOL, check_jacobian
 from numeric.compile import compile_cell
 from numeric.errors import GradproofInputError
 from numeric.flow import backward_step_jacobians, chain_log10_norms, decay_rate, gradient_flow
-from symbolic.cells import elman_rnn
+from symbolic.rnn import elman_rnn
 
 
 def _rnn_params(n, m, scale, seed, orthogonal=False):

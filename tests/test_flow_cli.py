@@ -79,7 +79,7 @@ def test_flow_text_table_and_verdict(capsys):
     assert out.strip().splitlines()[-1].startswith("verdict: exploding possible, not implied")
     # sigma_max is rescaled to 1 up to rounding: no guarantee may rest on that last bit.
     assert run(argv) == 0
-    assert "verdict: borderline: gamma*sigma_max = 1" in capsys.readouterr().out
+    assert "verdict: borderline: B = sigma_max(W) = 1," in capsys.readouterr().out
 
 
 def test_flow_from_weight_inputs_and_h0_files(tmp_path, capsys):
@@ -127,7 +127,7 @@ def test_sweep_json_progress_and_plot(tmp_path, capsys):
     argv = ["sweep", "rnn", "--scales", "0.5:1.5:3", "--steps", "30", "--seeds", "2"]
     report = run_json([*argv, "--hidden", "4", "--plot", str(plot)], capsys)
     assert plot.read_bytes()[:4] == b"\x89PNG"
-    np.testing.assert_allclose(report["gamma_sigma_max"], [0.5, 1.0, 1.5])
+    np.testing.assert_allclose(report["step_bound"], [0.5, 1.0, 1.5])
     rates = np.array(report["decay_rate"])
     assert rates.shape == (3, 2)
     # The bound caps every measured rate (with the per-step rounding allowance).
@@ -136,7 +136,7 @@ def test_sweep_json_progress_and_plot(tmp_path, capsys):
     assert run([*argv, "--hidden", "4"]) == 0
     captured = capsys.readouterr()
     assert captured.err.count("sweep ") == 6 and "sweep 6/6" in captured.err
-    assert "below gamma*sigma_max = 1 vanishing is guaranteed" in captured.out
+    assert "below B = 1 vanishing is guaranteed" in captured.out
 
 
 def test_parse_scales():

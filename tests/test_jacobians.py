@@ -3,9 +3,9 @@ import sympy as sp
 from sympy.matrices.expressions import DiagMatrix
 
 from symbolic.activations import activation, z
-from symbolic.cells import elman_rnn
 from symbolic.explicit import jacobian_mismatches
 from symbolic.jacobians import chain, derivative, step_jacobian
+from symbolic.rnn import elman_rnn
 
 ACTIVATIONS = ["tanh", "sigmoid", "relu", "identity"]
 
@@ -86,3 +86,22 @@ def test_derivative_of_a_constant_is_a_zero_matrix():
     n = sp.Symbol("n", integer=True, positive=True)
     h, b = sp.MatrixSymbol("h", n, 1), sp.MatrixSymbol("b", n, 1)
     assert derivative(b.applyfunc(sp.Lambda(z, sp.tanh(z))), h) == sp.ZeroMatrix(n, n)
+
+
+def test_hadamard_power_differentiates_entrywise():
+    # SymPy writes h ⊙ h as HadamardPower(h, 2); d(h^2)/dh = diag(2 h), not diag(h).
+    from symbolic import CellBuilder, elementwise, hadamard
+    from symbolic.explicit import jacobian_mismatches
+
+    cb = CellBuilder("square")
+    (n,) = cb.sizes("n")
+    h = cb.state("h", n)
+    W = cb.matrix("W", n, n)
+    cb.update(h, elementwise("tanh", W * hadamard(h, h) + h))
+    cell = cb.build()
+    assert jacobian_mismatches(cell, cell.with_sizes(n=2)) == []
+    a = cell.equations[0].rhs.expr
+    wrong = DiagMatrix(a.applyfunc(activation("tanh").derivative)) * (
+        W * DiagMatrix(h) + sp.Identity(n)
+    )
+    assert jacobian_mismatches(cell, cell.with_sizes(n=2), blocks=((wrong,),)) == [(0, 0)]

@@ -8,10 +8,9 @@ import sympy as sp
 from symbolic.activations import z
 from symbolic.bounds import MaxAbs, SigmaMax
 from symbolic.builder import CellBuilder, elementwise
-from symbolic.cells import elman_rnn
 from symbolic.jacobians import step_jacobian
 from symbolic.latex import document, latex, render, text
-from symbolic.rnn import rnn_derivations
+from symbolic.rnn import elman_rnn, rnn_derivations
 
 # Dummy symbols print as "_x"; "\rVert_2" and "a_{t}" are fine.
 INTERNALS = re.compile(

@@ -48,7 +48,7 @@ def test_a_user_file_enters_through_the_same_lookup(cell_file):
 
 
 def test_a_module_path_works_too():
-    assert family("symbolic.cells:elman_rnn").cell().title == "Elman RNN (tanh)"
+    assert family("symbolic.rnn:elman_rnn").cell().title == "Elman RNN (tanh)"
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 import numpy as np
 
 from numeric.sweep import crossing, decay_rates
-from symbolic.cells import elman_rnn
+from symbolic.rnn import elman_rnn
 
 
 def test_measured_rates_never_exceed_the_bound_rate_and_grow_with_scale():

@@ -14,9 +14,9 @@ from numeric.check import RTOL
 from numeric.compile import compile_cell
 from numeric.torch_parity import torch_cell, torch_jacobian, torch_step
 from numeric.weights import torch_weights
-from symbolic.cells import elman_rnn
 from symbolic.gru import gru
 from symbolic.lstm import lstm
+from symbolic.rnn import elman_rnn
 
 torch = pytest.importorskip("torch")
 

@@ -9,7 +9,6 @@ from numeric.verify import check_numeric, verify
 from symbolic.activations import activation
 from symbolic.bounds import SigmaMax, StepBound
 from symbolic.builder import CellBuilder, elementwise, hadamard
-from symbolic.cells import elman_rnn
 from symbolic.derivation import (
     ActivationBoundClaim,
     BoundClaim,
@@ -19,6 +18,7 @@ from symbolic.derivation import (
     Step,
 )
 from symbolic.jacobians import derivative, step_jacobian
+from symbolic.rnn import elman_rnn
 from symbolic.rnn.proof import bound_derivation, chain_derivation
 
 

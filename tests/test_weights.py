@@ -7,8 +7,8 @@ from numeric.check import RTOL
 from numeric.errors import GradproofInputError
 from numeric.loading import load_inputs, load_npz, load_state0, load_state_dict
 from numeric.weights import cell_sizes, random_inputs, random_state_dict, torch_weights
-from symbolic.cells import elman_rnn
 from symbolic.registry import TorchLayout
+from symbolic.rnn import elman_rnn
 
 
 def _state(hidden=3, inputs=2, suffix=""):
@@ -81,8 +81,10 @@ def test_bad_state_dicts_name_the_key(key, value, message):
 
 
 def test_unknown_cell_and_bad_layouts():
-    with pytest.raises(GradproofInputError, match="no PyTorch weight layout for cell 'grid'"):
+    with pytest.raises(GradproofInputError, match="cell 'grid' is neither a registered name"):
         torch_weights(_state(), "grid")
+    with pytest.raises(GradproofInputError, match="cell 'gridlstm' has no PyTorch weight layout"):
+        torch_weights(_state(), "gridlstm")
     with pytest.raises(ValueError, match="not a gate slice"):
         TorchLayout(gates=("r", "z", "n"), params={"W_r": (("weight_hh", "q"),)})
 
@@ -235,7 +237,6 @@ def test_pt_holding_anything_but_tensors_is_refused(tmp_path, capsys):
 
 def test_pt_without_torch_says_how_to_convert(tmp_path, monkeypatch):
     import builtins
-
 
     real_import = builtins.__import__
 

@@ -7,8 +7,8 @@ with PyTorch's ``nn.RNNCell`` layout.
 """
 
 from ..activations import ACTIVATIONS
-from ..cells import elman_rnn
 from ..registry import CellFamily, TorchLayout
+from .cell import elman_rnn
 from .proof import rnn_derivations
 
 __all__ = ["FAMILY", "elman_rnn", "rnn_derivations"]

@@ -18,7 +18,6 @@ from __future__ import annotations
 import sympy as sp
 
 from ..activations import Activation, activation, z
-from ..cells import elman_rnn
 from ..derivation import (
     ActivationBoundClaim,
     BoundClaim,
@@ -34,6 +33,7 @@ from ..derivation import (
 from ..generic import norm
 from ..jacobians import step_jacobian
 from ..latex import latex, text
+from .cell import elman_rnn
 
 __all__ = [
     "rnn_derivations",

@@ -1,4 +1,4 @@
-"""The LSTM/GRU derivations and the constant error carousel: verified, rendered, with teeth."""
+"""The gated cells' derivations (LSTM, GRU, the constant error carousel): verified, rendered, with teeth."""
 
 from __future__ import annotations
 
