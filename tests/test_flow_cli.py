@@ -2,6 +2,7 @@
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +22,16 @@ FLOW_KEYS = {
     "log10_norm",
     "log10_bound",
     "verdict",
+}
+
+
+VERDICT_KEYS = {
+    "step_bound",
+    "vanishing_guaranteed",
+    "exploding_possible",
+    "decay_rate",
+    "measured",
+    "summary",
 }
 
 
@@ -219,5 +230,113 @@ def test_every_flow_cell_answers_with_the_same_json_keys(capsys, args, extra):
     assert main(["flow", *args, "--hidden", "3", "--input", "2", "--steps", "6", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert set(result) == FLOW_KEYS | extra
-    assert result["gamma"] is None and result["log10_bound"] is None  # no bound for gated cells
+    assert set(result["verdict"]) == VERDICT_KEYS
+    # no bound declared for gated cells: every bound field is null
+    for key in ("gamma", "sigma_max", "spectral_radius", "log10_bound"):
+        assert result[key] is None
+    assert result["verdict"]["step_bound"] is result["verdict"]["vanishing_guaranteed"] is None
     assert len(result["log10_norm"]) == 6
+
+
+OWN = Path(__file__).resolve().parents[1] / "notebooks" / "own_cells.py"
+
+
+@pytest.mark.parametrize("name", ["indrnn", "mgu", "peephole_lstm", "antisymmetric_rnn"])
+def test_user_cells_answer_with_the_same_json_keys(capsys, name):
+    sizes = ["--size", "n=3", "--size", "m=2"]
+    assert main(["flow", f"{OWN}:{name}", *sizes, "--steps", "6", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) == FLOW_KEYS and set(result["verdict"]) == VERDICT_KEYS
+    assert (result["log10_bound"] is None) == (name in ("mgu", "peephole_lstm"))
+
+
+HIDDEN_ONE = [
+    ["flow", "rnn", "--hidden", "1", "--input", "2", "--steps", "5"],
+    ["flow", "rnn", "--activation", "relu", "--hidden", "1", "--steps", "5"],
+    ["flow", "lstm", "--hidden", "1", "--steps", "5"],
+    ["flow", "lstm", "--variant", "no_forget", "--hidden", "1", "--steps", "5"],
+    ["flow", "gru", "--hidden", "1", "--steps", "5"],
+    ["flow", "gru", "--variant", "textbook", "--hidden", "1", "--steps", "5"],
+    ["flow", "gridlstm", "--hidden", "1", "--layers", "2", "--steps", "5"],
+    ["sweep", "rnn", "--hidden", "1", "--scales", "0.5,1.5", "--seeds", "1", "--steps", "10"],
+    ["flow", f"{OWN}:mgu", "--size", "n=1", "--size", "m=1", "--steps", "5"],
+    ["flow", f"{OWN}:peephole_lstm", "--size", "n=1", "--size", "m=1", "--steps", "5"],
+    [
+        "sweep",
+        f"{OWN}:indrnn",
+        "--size",
+        "n=1",
+        "--size",
+        "m=1",
+        "--scales",
+        "0.5,1.5",
+        "--seeds",
+        "1",
+        "--steps",
+        "10",
+    ],
+]
+
+
+@pytest.mark.parametrize("argv", HIDDEN_ONE, ids=lambda a: " ".join(a[:2]))
+)
+def test_hidden_size_one_for_every_cell_and_command(argv, capsys):
+    assert main([*argv, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["hidden"] == 1
+
+
+def test_hidden_size_one_with_real_torch_weights_matches_autograd(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    module = torch.nn.RNN(2, 1, dtype=torch.float64)
+    path = tmp_path / "rnn.pt"
+    torch.save(module.state_dict(), path)
+    x = np.random.default_rng(0).standard_normal((8, 2))
+    np.save(tmp_path / "x.npy", x)
+    assert (
+        main(
+            [
+                "flow",
+                "rnn",
+                "--weights",
+                str(path),
+                "--layer",
+                "0",
+                "--inputs",
+                str(tmp_path / "x.npy"),
+                "--json",
+            ]
+        )
+        == 0
+    )
+    measured = json.loads(capsys.readouterr().out)["log10_norm"]
+    cell = torch.nn.RNNCell(2, 1, dtype=torch.float64)
+    cell.load_state_dict({k[:-3]: v for k, v in module.state_dict().items()})
+    h, jacobians = torch.zeros(1, dtype=torch.float64), []
+    for xt in torch.as_tensor(x):
+        jacobians.append(torch.autograd.functional.jacobian(lambda v, xt=xt: cell(xt, v), h))
+        h = cell(xt, h)
+    P, expected = torch.eye(1, dtype=torch.float64), []
+    for J in reversed(jacobians):
+        P = P @ J
+        expected.append(float(torch.log10(P.abs().max())))
+    np.testing.assert_allclose(measured, expected, rtol=1e-9)
+
+
+def test_a_cell_with_no_input_runs_from_the_command_line(tmp_path, capsys):
+    path = tmp_path / "free.py"
+    path.write_text(
+        "from symbolic import CellBuilder, SigmaMax, StepBound, elementwise\n"
+        "def free():\n"
+        "    cb = CellBuilder('free')\n"
+        "    (n,) = cb.sizes('n')\n"
+        "    h, W = cb.state('h', n), cb.matrix('W', n, n)\n"
+        "    cb.update(h, elementwise('tanh', W * h))\n"
+        "    return cb.build(StepBound(SigmaMax(W)))\n"
+    )
+    argv = ["flow", f"{path}:free", "--size", "n=3", "--scale", "0.8", "--steps", "30", "--json"]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["verdict"]["vanishing_guaranteed"] and len(result["log10_norm"]) == 30
+    assert np.all(np.array(result["log10_norm"]) <= np.array(result["log10_bound"]) + 1e-9)

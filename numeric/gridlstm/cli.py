@@ -11,12 +11,11 @@ from __future__ import annotations
 import argparse
 import math
 
-import numpy as np
-
 from symbolic.gridlstm import OUTPUT_FORMS, PRIORITIES
 
+from ..bounds import verdict
 from ..errors import GradproofInputError
-from ..flow import decay_rate, json_floats, measured_trend
+from ..flow import json_floats
 from ..loading import load_inputs
 from ..plots import check_plot_path
 from ..weights import random_inputs
@@ -41,9 +40,8 @@ def run_gridlstm_flow(args: argparse.Namespace) -> dict:
     ``log10 ||ds_T/ds_{T-k}||_2`` for the time state (per layer, bottom first,
     ``[h^T; m^T]``); ``log10_norm_depth[l]`` is
     ``log10 ||dh^D_{T,L}/dh^D_{T,l}||_2``, l = 0..L-1.  No norm bound is known
-    for gated cells, so ``gamma``, ``spectral_radius`` and ``log10_bound`` are
-    null; ``sigma_max`` is the largest singular value of the time-recurrent
-    weight blocks ``weight_time[:, :d]`` over layers.
+    for gated cells, so ``gamma``, ``sigma_max``, ``spectral_radius`` and
+    ``log10_bound`` are null, as for every cell that declares no bound.
 
     Examples
     --------
@@ -109,12 +107,6 @@ def run_gridlstm_flow(args: argparse.Namespace) -> dict:
     flow = time_flow(grid, weights, inputs)
     depth = depth_flow_map(grid, weights, inputs)
     d = weights.hidden
-    sigma_max = max(
-        float(np.linalg.norm(weights.layer("weight_time", j)[:, :d], 2))
-        for j in range(weights.layers)
-    )
-    rate = decay_rate(flow.log10_norm)
-    measured = measured_trend(rate, flow.steps)
     depth_rate = depth.depth_slope
     if getattr(args, "plot", None):
         plot_depth_flow(
@@ -132,16 +124,11 @@ def run_gridlstm_flow(args: argparse.Namespace) -> dict:
         "output_form": args.output_form,
         "priority": args.priority,
         "gamma": None,
-        "sigma_max": sigma_max,
+        "sigma_max": None,
         "spectral_radius": None,
         "log10_norm": json_floats(flow.log10_norm),
         "log10_bound": None,
-        "verdict": {
-            "decay_rate": rate if math.isfinite(rate) else None,
-            "measured": measured,
-            "summary": f"no norm bound for gated cells; measured along time: {measured}, "
-            f"{rate:.4g} decades per step",
-        },
+        "verdict": verdict(None, flow.log10_norm).as_dict(),
         "log10_norm_depth": json_floats(depth.log10_norm_depth),
         "depth_slope": depth_rate if math.isfinite(depth_rate) else None,
     }
@@ -153,11 +140,10 @@ def format_gridlstm_flow(result: dict) -> str:
     Examples
     --------
     >>> print(format_gridlstm_flow({"hidden": 2, "layers": 1, "steps": 1, "tied": False,
-    ...     "output_form": "paper", "priority": "none", "sigma_max": 1.0,
+    ...     "output_form": "paper", "priority": "none",
     ...     "log10_norm": [-0.5], "log10_norm_depth": [-0.25], "depth_slope": 0.25,
     ...     "verdict": {"summary": "s"}}))
     gridlstm, hidden 2, layers 1, steps 1, untied, output form paper, priority none
-    sigma_max(time-recurrent blocks) 1
            k    log10 ||ds_T/ds_{T-k}||
            1                  -0.500000
            l  log10 ||dh^D_{T,L}/dh^D_{T,l}||
@@ -170,7 +156,6 @@ def format_gridlstm_flow(result: dict) -> str:
         f"gridlstm, hidden {r['hidden']}, layers {r['layers']}, steps {r['steps']}, "
         f"{'tied' if r['tied'] else 'untied'}, output form {r['output_form']}, "
         f"priority {r['priority']}",
-        f"sigma_max(time-recurrent blocks) {r['sigma_max']:.6g}",
         f"{'k':>8}    log10 ||ds_T/ds_{{T-k}}||",
     ]
     for k, v in enumerate(r["log10_norm"], start=1):

@@ -75,12 +75,14 @@ class CompiledGrid:
 
     @cached_property
     def _function(self):
-        cell, subs = self.model.cell, {d: self.hidden}
-        args = [s.xreplace(subs) for s in cell.state_symbols + cell.params]
-        defs = {k.xreplace(subs): v.xreplace(subs) for k, v in cell.definitions.items()}
-        new = [s.xreplace(subs) for s in cell.new_state_symbols]
-        blocks = [b.xreplace(subs) for row in step_jacobian_blocks(cell) for b in row]
-        return lambdify_matrix(args, new + blocks, defs)
+        # The templates, with the size given apart: substituting d = 1 first
+        # would make SymPy treat 1 x 1 blocks as scalars.
+        cell = self.model.cell
+        args = [*cell.state_symbols, *cell.params]
+        blocks = [b for row in step_jacobian_blocks(cell) for b in row]
+        return lambdify_matrix(
+            args, [*cell.new_state_symbols, *blocks], cell.definitions, sizes={d: self.hidden}
+        )
 
     @cached_property
     def sources(self) -> tuple[_Parameter, ...]:
