@@ -19,7 +19,7 @@ import sympy as sp
 
 from symbolic.bounds import MaxAbs, SigmaMax
 from symbolic.cells import Cell
-from symbolic.latex import text
+from symbolic.printers import text
 
 from .check import RTOL, CheckResult
 from .compile import lambdify_matrix

@@ -25,7 +25,7 @@ from symbolic.derivation import (
     JacobianClaim,
     Outcome,
 )
-from symbolic.latex import text
+from symbolic.printers import text
 
 from .check import RTOL, check_jacobian
 from .compile import compile_cell, lambdify_matrix
@@ -104,11 +104,20 @@ def verify(derivation: Derivation, seed: int = 0) -> VerificationReport:
     for step in derivation.steps:
         outcomes = []
         if step.claim is not None:
-            exact = step.claim.check_exact()
-            numeric = check_numeric(step.claim, seed)
+            exact = _guarded("exact", step.claim.check_exact)
+            numeric = _guarded("numeric", lambda claim=step.claim: check_numeric(claim, seed))
             outcomes = [o for o in (exact, numeric) if o is not None]
         steps.append(StepReport(tuple(outcomes)))
     return VerificationReport(derivation, tuple(steps))
+
+
+def _guarded(kind: str, check) -> Outcome | None:
+    """Run one check; a check that raises has failed (a step is never passed by a crash)."""
+    try:
+        return check()
+    except Exception as exc:  # any failure of a check fails its step
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        return Outcome(kind, False, f"the check raised {type(exc).__name__}: {reason}")
 
 
 def _random_point(cell, rng):

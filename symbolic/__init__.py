@@ -18,7 +18,8 @@ from .cells import Cell, Equation, TimedVector
 from .derivation import Derivation, Step, verify_exact
 from .generic import cell_derivations
 from .jacobians import chain, derivative, step_jacobian
-from .latex import latex, render, text
+from .latex import render
+from .printers import latex, text
 from .registry import CellFamily, TorchLayout, family, family_names, register
 
 __all__ = [

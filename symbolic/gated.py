@@ -19,7 +19,7 @@ from .activations import activation, z
 from .cells import Cell
 from .derivation import Claim, EqualityClaim, Notation, Outcome, Partial, Step
 from .explicit import exactly_equal, explicit
-from .latex import latex, text
+from .printers import latex, text
 
 __all__ = [
     "ClosedFormClaim",

@@ -32,7 +32,7 @@ from .derivation import (
     exact_chain_affordable,
 )
 from .jacobians import step_jacobian_blocks
-from .latex import latex, text
+from .printers import latex, text
 
 __all__ = ["bound_derivation", "cell_derivations", "full_state", "norm", "step_derivation"]
 

@@ -279,7 +279,6 @@ HIDDEN_ONE = [
 
 
 @pytest.mark.parametrize("argv", HIDDEN_ONE, ids=lambda a: " ".join(a[:2]))
-)
 def test_hidden_size_one_for_every_cell_and_command(argv, capsys):
     assert main([*argv, "--json"]) == 0
     result = json.loads(capsys.readouterr().out)

@@ -9,7 +9,8 @@ from symbolic.activations import z
 from symbolic.bounds import MaxAbs, SigmaMax
 from symbolic.builder import CellBuilder, elementwise
 from symbolic.jacobians import step_jacobian
-from symbolic.latex import document, latex, render, text
+from symbolic.latex import document, render
+from symbolic.printers import latex, text
 from symbolic.rnn import elman_rnn, rnn_derivations
 
 # Dummy symbols print as "_x"; "\rVert_2" and "a_{t}" are fine.

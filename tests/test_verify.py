@@ -167,3 +167,17 @@ def test_bound_claims_of_cells_with_scalars_or_without_inputs(build):
     assert check_numeric(BoundClaim(cell, steps=10)).passed
     halved = dataclasses.replace(cell, bound=StepBound(cell.bound.value / 2))
     assert not check_numeric(BoundClaim(halved, steps=10)).passed
+
+
+def test_a_check_that_raises_fails_its_step_instead_of_crashing():
+    from symbolic.derivation import Claim, Derivation, Outcome, Step
+
+    class Broken(Claim):
+        def check_exact(self) -> Outcome:
+            raise NameError("name 'epsilon' is not defined")
+
+    report = verify(Derivation("t", (Step(1, "=", 1, "why", Broken()),)))
+    assert not report.passed
+    assert report.failures() == [
+        "step 1: exact check failed: the check raised NameError: name 'epsilon' is not defined"
+    ]

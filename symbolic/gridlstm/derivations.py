@@ -28,7 +28,7 @@ from ..activations import activation
 from ..cells import Cell
 from ..derivation import Derivation, Partial, Step
 from ..jacobians import derivative
-from ..latex import latex
+from ..printers import latex
 from .description import differences
 from .jacobian_claims import BlockJacobianClaim, priority_half
 from .sequence_models import GridSequenceModel, grid_lstm_2d
@@ -85,7 +85,7 @@ def equations_derivation(
 
     Examples
     --------
-    >>> from symbolic.latex import text
+    >>> from symbolic.printers import text
     >>> d = equations_derivation()
     >>> len(d.steps), text(d.steps[5].lhs), text(d.steps[5].rhs)
     (15, 'h^{T}_{t,l}', 'tanh(g^{o,T}_{t,l} ⊙ m^{T}_{t,l})')
@@ -194,7 +194,7 @@ class PartialSymbol(sp.MatrixSymbol):
     Examples
     --------
     >>> from symbolic.gridlstm.block import d
-    >>> from symbolic.latex import text
+    >>> from symbolic.printers import text
     >>> m, h = sp.MatrixSymbol("m_{t}", d, 1), sp.MatrixSymbol("h_{t-1}", d, 1)
     >>> print(latex(PartialSymbol.of(m, h) * h))
     \\frac{\\partial m_{t}}{\\partial h_{t-1}} h_{t-1}
@@ -236,7 +236,7 @@ def jacobian_derivation(
 
     Examples
     --------
-    >>> from symbolic.latex import text
+    >>> from symbolic.printers import text
     >>> d = jacobian_derivation()
     >>> [text(s.rhs) for s in d.steps if "carousel" in s.reason]
     ['diag(g^{f,T}_{t,l})', 'diag(g^{f,D}_{t,l})']

@@ -23,7 +23,7 @@ from ..cells import Cell
 from ..derivation import JacobianClaim, Outcome
 from ..explicit import exactly_equal
 from ..jacobians import step_jacobian_blocks
-from ..latex import text
+from ..printers import text
 from .sequence_models import GridSequenceModel
 from .transform import GATE_ROLES
 

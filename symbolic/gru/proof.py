@@ -44,7 +44,7 @@ def gru_jacobian_derivation(
 
     Examples
     --------
-    >>> from symbolic.latex import text
+    >>> from symbolic.printers import text
     >>> d = gru_jacobian_derivation("textbook", sizes=(2,))
     >>> text(d.steps[10].rhs)
     'diag(1 - n_t**2) W_hn (diag(h_{t-1}) diag(r_t*(1 - r_t)) W_hr + diag(r_t))'

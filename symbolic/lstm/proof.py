@@ -44,7 +44,7 @@ from ..gated import (
     slope_identities,
 )
 from ..jacobians import step_jacobian_blocks
-from ..latex import latex, text
+from ..printers import latex, text
 from .cell import lstm
 
 __all__ = ["carousel_derivation", "lstm_derivations", "lstm_jacobian_derivation"]

@@ -32,7 +32,7 @@ from ..derivation import (
 )
 from ..generic import norm
 from ..jacobians import step_jacobian
-from ..latex import latex, text
+from ..printers import latex, text
 from .cell import elman_rnn
 
 __all__ = [
