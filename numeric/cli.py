@@ -19,7 +19,8 @@ from symbolic.latex import document, render
 
 from .cli_common import CELL_HELP, chosen_options, lookup
 from .errors import GradproofInputError
-from .flow_cli import add_flow_parser, add_params_parser, add_sweep_parser
+from .flow_cli import add_flow_parser, add_params_parser
+from .sweep_cli import add_sweep_parser
 from .verify import VerificationReport, verify
 
 __all__ = ["main"]

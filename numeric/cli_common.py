@@ -1,4 +1,4 @@
-"""What every command that names a cell shares: the lookup and its options.
+"""What every command that names a cell shares: the lookup, its options, its weights.
 
 A cell on the command line is a registered family (``rnn``, ``lstm``,
 ``gru``, ``gridlstm``) or a user's cell as ``path/to/file.py:function`` or
@@ -9,11 +9,26 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
+from symbolic.cells import Cell
 from symbolic.registry import CellFamily, family, family_names
 
+from .compile import compile_cell
 from .errors import GradproofInputError
+from .weights import INITS, cell_sizes, random_params, random_state_dict, torch_weights
 
-__all__ = ["CELL_HELP", "CELL_OPTIONS", "chosen_options", "lookup"]
+__all__ = [
+    "CELL_HELP",
+    "CELL_OPTIONS",
+    "DEFAULT_RANDOM",
+    "add_cell_arguments",
+    "chosen_options",
+    "compiled",
+    "lookup",
+    "parse_sizes",
+    "random_weights",
+]
 
 #: Options a family may take (argparse attribute names).
 CELL_OPTIONS = ("activation", "variant", "output_form", "priority")
@@ -54,3 +69,86 @@ def chosen_options(fam: CellFamily, args: argparse.Namespace) -> dict[str, str]:
         return fam.resolve({name: getattr(args, name, None) for name in CELL_OPTIONS})
     except ValueError as exc:
         raise GradproofInputError(str(exc)) from None
+
+
+#: Random-weight options of cells with a PyTorch layout, and their defaults.
+DEFAULT_RANDOM = {"hidden": 32, "input": 4, "scale": 1.0, "init": "gaussian"}
+
+
+def add_cell_arguments(parser: argparse.ArgumentParser) -> None:
+    """The cell, its options, random-weight sizes and the outputs ``flow`` and ``sweep`` share."""
+    parser.add_argument("cell", help=CELL_HELP)
+    parser.add_argument("--activation", help="rnn: nonlinearity, tanh (default) or relu")
+    parser.add_argument(
+        "--variant", help="lstm: pytorch (default) or no_forget; gru: pytorch (default) or textbook"
+    )
+    parser.add_argument(
+        "--hidden", type=int, help="random PyTorch weights: hidden size (default 32)"
+    )
+    parser.add_argument("--input", type=int, help="random PyTorch weights: input size (default 4)")
+    parser.add_argument(
+        "--init",
+        choices=INITS,
+        help="random PyTorch weights: W_hh drawn gaussian (default) or orthogonal, then rescaled",
+    )
+    parser.add_argument(
+        "--size",
+        action="append",
+        metavar="NAME=N",
+        help="random weights of a cell keyed by parameter names: one per size, e.g. --size n=8",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    parser.add_argument("--plot", metavar="FILE", help="figure (.png, .pdf or .svg)")
+
+
+def parse_sizes(pairs: list[str] | None) -> dict[str, int]:
+    """``["n=8", "m=3"]`` from repeated ``--size`` options as ``{"n": 8, "m": 3}``.
+
+    Examples
+    --------
+    >>> parse_sizes(["n=8", "m=3"])
+    {'n': 8, 'm': 3}
+    """
+    sizes = {}
+    for pair in pairs or ():
+        name, sep, value = pair.partition("=")
+        if not sep or not name or not value.strip().lstrip("-").isdigit():
+            raise GradproofInputError(f"--size {pair!r} is not NAME=N, e.g. --size n=8")
+        sizes[name.strip()] = int(value)
+    return sizes
+
+
+def random_weights(
+    fam: CellFamily, cell: Cell, args: argparse.Namespace, scale: float, seed: int
+) -> dict[str, np.ndarray]:
+    """Random parameters: PyTorch-shaped for a family with a layout, else by name."""
+    if fam.layout is None:
+        torch_only = [f"--{k}" for k in ("hidden", "input", "init") if getattr(args, k) is not None]
+        if torch_only:
+            raise GradproofInputError(
+                f"{', '.join(torch_only)} describe PyTorch weights; {args.cell} is keyed by "
+                "parameter names: give its sizes with --size NAME=N"
+            )
+        return random_params(cell, parse_sizes(args.size), scale, seed)
+    if args.size:
+        raise GradproofInputError(
+            f"--size is for cells keyed by parameter names; {args.cell} takes --hidden and --input"
+        )
+    hidden, input_size, init = (
+        DEFAULT_RANDOM[k] if getattr(args, k) is None else getattr(args, k)
+        for k in ("hidden", "input", "init")
+    )
+    state = random_state_dict(fam.name, hidden, input_size, scale, seed, init)
+    return torch_weights(state, fam.name).params
+
+
+def compiled(cell: Cell, params: dict[str, np.ndarray]):
+    """The cell compiled at the sizes its weights fix; every size must be fixed."""
+    try:
+        model = compile_cell(cell, **cell_sizes(cell, params))
+        model.input_size  # noqa: B018 - compiling is lazy; this checks every size is known
+        return model
+    except ValueError as exc:  # a size no parameter fixes (an input no weight multiplies)
+        raise GradproofInputError(
+            f"cannot read every size of {cell.name!r} off the weights: {exc}"
+        ) from None

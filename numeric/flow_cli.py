@@ -1,9 +1,7 @@
-"""The ``flow``, ``sweep`` and ``params`` subcommands.
+"""The ``flow`` and ``params`` subcommands.
 
 ``gradproof flow CELL`` measures ``||ds_T/ds_{T-k}||_2`` for k = 1..T on real
-or random weights and sets it against the cell's bound ``B^k``;
-``gradproof sweep CELL`` measures the decay rate over a range of weight
-scales, against ``B``.  Handlers validate everything before computing, write
+or random weights and sets it against the cell's bound ``B^k``.  Handlers validate everything before computing, write
 files only at the end (atomically), and let
 :class:`~numeric.errors.GradproofInputError` propagate to ``main``.
 
@@ -18,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import sys
 
 import numpy as np
 
@@ -27,80 +23,22 @@ from symbolic.cells import Cell
 from symbolic.registry import CellFamily, load_entry_point
 
 from .bounds import evaluate_bound, log10_bound, verdict
-from .cli_common import CELL_HELP, chosen_options, lookup
-from .compile import compile_cell
+from .cli_common import (
+    CELL_HELP,
+    DEFAULT_RANDOM,
+    add_cell_arguments,
+    chosen_options,
+    compiled,
+    lookup,
+    random_weights,
+)
 from .errors import GradproofInputError
 from .flow import gradient_flow, json_floats
 from .loading import load_inputs, load_state0, load_state_dict
-from .plots import check_plot_path, plot_flow, plot_sweep
-from .sweep import crossing, decay_rates
-from .weights import (
-    INITS,
-    cell_sizes,
-    named_params,
-    param_shapes,
-    random_inputs,
-    random_params,
-    random_state_dict,
-    torch_weights,
-)
+from .plots import check_plot_path, plot_flow
+from .weights import named_params, param_shapes, random_inputs, torch_weights
 
-__all__ = ["add_flow_parser", "add_params_parser", "add_sweep_parser", "parse_scales"]
-
-#: Random-weight options of cells with a PyTorch layout, and their defaults.
-_DEFAULT_RANDOM = {"hidden": 32, "input": 4, "scale": 1.0, "init": "gaussian"}
-
-
-def parse_scales(text: str) -> np.ndarray:
-    """``"start:stop:count"`` (inclusive, evenly spaced) or ``"a,b,c"``.
-
-    Examples
-    --------
-    >>> parse_scales("0.5:1.5:5")
-    array([0.5 , 0.75, 1.  , 1.25, 1.5 ])
-    >>> parse_scales("0.9,1.1")
-    array([0.9, 1.1])
-    """
-    try:
-        if ":" in text:
-            start, stop, count = text.split(":")
-            if int(count) < 1:
-                raise ValueError
-            scales = np.linspace(float(start), float(stop), int(count))
-        else:
-            scales = np.array([float(v) for v in text.split(",")])
-    except ValueError:
-        raise GradproofInputError(
-            f"--scales {text!r} is not START:STOP:COUNT or a comma list, e.g. 0.5:1.5:11"
-        ) from None
-    if not (np.all(np.isfinite(scales)) and np.all(scales > 0)):
-        raise GradproofInputError(f"--scales {text!r} must be positive numbers")
-    return scales
-
-
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("cell", help=CELL_HELP)
-    parser.add_argument("--activation", help="rnn: nonlinearity, tanh (default) or relu")
-    parser.add_argument(
-        "--variant", help="lstm: pytorch (default) or no_forget; gru: pytorch (default) or textbook"
-    )
-    parser.add_argument(
-        "--hidden", type=int, help="random PyTorch weights: hidden size (default 32)"
-    )
-    parser.add_argument("--input", type=int, help="random PyTorch weights: input size (default 4)")
-    parser.add_argument(
-        "--init",
-        choices=INITS,
-        help="random PyTorch weights: W_hh drawn gaussian (default) or orthogonal, then rescaled",
-    )
-    parser.add_argument(
-        "--size",
-        action="append",
-        metavar="NAME=N",
-        help="random weights of a cell keyed by parameter names: one per size, e.g. --size n=8",
-    )
-    parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
-    parser.add_argument("--plot", metavar="FILE", help="figure (.png, .pdf or .svg)")
+__all__ = ["add_flow_parser", "add_params_parser"]
 
 
 def add_flow_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -122,7 +60,7 @@ def add_flow_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
         description="Run a recurrent network forward, then measure the spectral norm of "
         "ds_T/ds_{T-k} for k = 1..T in log space, against the cell's bound B^k.",
     )
-    _add_common(parser)
+    add_cell_arguments(parser)
     parser.add_argument(
         "--weights",
         metavar="FILE",
@@ -147,39 +85,6 @@ def add_flow_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
         "--tied", action="store_true", help="gridlstm: one weight set for all layers"
     )
     parser.set_defaults(func=run_flow)
-    return parser
-
-
-def add_sweep_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Register ``sweep``: measured decay rate against the step bound ``B``.
-
-    Examples
-    --------
-    >>> parser = argparse.ArgumentParser(prog="gradproof")
-    >>> _ = add_sweep_parser(parser.add_subparsers(dest="command"))
-    >>> args = parser.parse_args(["sweep", "rnn", "--scales", "0.5,2", "--steps", "20",
-    ...                           "--seeds", "1", "--hidden", "4", "--json"])
-    >>> args.func(args)  # doctest: +ELLIPSIS
-    {"cell": "rnn", ...}
-    0
-    """
-    parser = subparsers.add_parser(
-        "sweep",
-        help="decay rate of the gradient norm against the step bound B",
-        description="For each weight scale in --scales and each seed, draw random weights "
-        "and inputs, measure the decay rate of ||ds_T/ds_{T-k}|| and set it against the "
-        "cell's step bound B (gamma*sigma_max(W) for the Elman RNN), below 1 of which "
-        "vanishing is guaranteed.",
-    )
-    _add_common(parser)
-    parser.add_argument(
-        "--scales",
-        default="0.5:1.5:11",
-        help="weight scales (sigma_max(W_hh) for PyTorch layouts), START:STOP:COUNT or a,b,c",
-    )
-    parser.add_argument("--steps", type=int, default=200, help="horizon T (default 200)")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..S-1 per scale (default 3)")
-    parser.set_defaults(func=run_sweep)
     return parser
 
 
@@ -244,46 +149,12 @@ def run_params(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_sizes(pairs: list[str] | None) -> dict[str, int]:
-    sizes = {}
-    for pair in pairs or ():
-        name, sep, value = pair.partition("=")
-        if not sep or not name or not value.strip().lstrip("-").isdigit():
-            raise GradproofInputError(f"--size {pair!r} is not NAME=N, e.g. --size n=8")
-        sizes[name.strip()] = int(value)
-    return sizes
-
-
-def _random_weights(
-    fam: CellFamily, cell: Cell, args: argparse.Namespace, scale: float, seed: int
-) -> dict[str, np.ndarray]:
-    """Random parameters: PyTorch-shaped for a family with a layout, else by name."""
-    if fam.layout is None:
-        torch_only = [f"--{k}" for k in ("hidden", "input", "init") if getattr(args, k) is not None]
-        if torch_only:
-            raise GradproofInputError(
-                f"{', '.join(torch_only)} describe PyTorch weights; {args.cell} is keyed by "
-                "parameter names: give its sizes with --size NAME=N"
-            )
-        return random_params(cell, _parse_sizes(args.size), scale, seed)
-    if args.size:
-        raise GradproofInputError(
-            f"--size is for cells keyed by parameter names; {args.cell} takes --hidden and --input"
-        )
-    hidden, input_size, init = (
-        _DEFAULT_RANDOM[k] if getattr(args, k) is None else getattr(args, k)
-        for k in ("hidden", "input", "init")
-    )
-    state = random_state_dict(fam.name, hidden, input_size, scale, seed, init)
-    return torch_weights(state, fam.name).params
-
-
 def _weights(fam: CellFamily, cell: Cell, args: argparse.Namespace) -> dict[str, np.ndarray]:
     if args.weights is None:
         if args.layer is not None:
             raise GradproofInputError("--layer selects a layer of --weights; pass --weights too")
-        scale = _DEFAULT_RANDOM["scale"] if args.scale is None else args.scale
-        return _random_weights(fam, cell, args, scale, args.seed)
+        scale = DEFAULT_RANDOM["scale"] if args.scale is None else args.scale
+        return random_weights(fam, cell, args, scale, args.seed)
     random_flags = [
         f"--{k}"
         for k in ("hidden", "input", "scale", "init", "size")
@@ -303,18 +174,6 @@ def _weights(fam: CellFamily, cell: Cell, args: argparse.Namespace) -> dict[str,
     return named_params(state, cell)
 
 
-def _compiled(cell: Cell, params: dict[str, np.ndarray]):
-    """The cell compiled at the sizes its weights fix; every size must be fixed."""
-    try:
-        model = compile_cell(cell, **cell_sizes(cell, params))
-        model.input_size  # noqa: B018 - compiling is lazy; this checks every size is known
-        return model
-    except ValueError as exc:  # a size no parameter fixes (an input no weight multiplies)
-        raise GradproofInputError(
-            f"cannot read every size of {cell.name!r} off the weights: {exc}"
-        ) from None
-
-
 def run_flow(args: argparse.Namespace) -> int:
     """Handler of ``gradproof flow``; returns the exit code."""
     fam = lookup(args.cell)
@@ -331,7 +190,7 @@ def run_flow(args: argparse.Namespace) -> int:
     if args.plot:
         check_plot_path(args.plot)
     params = _weights(fam, cell, args)
-    model = _compiled(cell, params)
+    model = compiled(cell, params)
     if args.inputs is not None:
         inputs = load_inputs(args.inputs, model.input_size)
     else:
@@ -390,78 +249,3 @@ def _table_rows(steps: int) -> list[int]:
         rows.update(m * decade for m in (1, 2, 5) if m * decade <= steps)
         decade *= 10
     return sorted(rows)
-
-
-def run_sweep(args: argparse.Namespace) -> int:
-    """Handler of ``gradproof sweep``; returns the exit code."""
-    fam = lookup(args.cell)
-    cell = fam.build(**chosen_options(fam, args)) if fam.flow is None else None
-    if cell is None or cell.bound is None:
-        raise GradproofInputError(
-            f"sweep sets the decay rate against a cell's step bound; {args.cell} declares none"
-        )
-    if args.plot:
-        check_plot_path(args.plot)
-    scales = parse_scales(args.scales)
-    if args.seeds < 1:
-        raise GradproofInputError(f"--seeds must be at least 1, got {args.seeds}")
-    draws = [
-        [_random_weights(fam, cell, args, s, seed) for seed in range(args.seeds)] for s in scales
-    ]
-    bounds = np.array([[evaluate_bound(cell, p).value for p in row] for row in draws])
-    model = _compiled(cell, draws[0][0])
-    hidden, input_size = model.state_sizes[0], model.input_size
-
-    def progress(done: int, total: int, scale: float, seed: int, rate: float) -> None:
-        print(
-            f"sweep {done}/{total}: scale {scale:.4g}, seed {seed}, rate {rate:.4g} decades/step",
-            file=sys.stderr,
-            flush=True,
-        )
-
-    rates = decay_rates(
-        cell,
-        None if fam.layout is None else fam.name,
-        scales,
-        steps=args.steps,
-        seeds=args.seeds,
-        hidden=hidden,
-        input_size=input_size,
-        init=args.init or _DEFAULT_RANDOM["init"],
-        sizes=_parse_sizes(args.size),
-        progress=progress,
-    )
-    B = bounds.mean(axis=1)
-    mean = rates.mean(axis=1)
-    measured = crossing(B, mean)
-    if args.plot:
-        title = f"{cell.title}, hidden {hidden}, T = {args.steps}, {args.seeds} seed(s)"
-        plot_sweep(args.plot, B, np.where(np.isfinite(rates), rates, np.nan), title)
-    if args.json:
-        report = {
-            "cell": args.cell,
-            "hidden": hidden,
-            "steps": args.steps,
-            "seeds": args.seeds,
-            "gamma": None if cell.bound.gamma is None else float(cell.bound.gamma),
-            "scale": scales.tolist(),
-            "step_bound": B.tolist(),
-            "decay_rate": [json_floats(row) for row in rates],
-            "mean_decay_rate": json_floats(mean),
-            "bound_rate": json_floats(np.log10(B)),
-            "measured_crossing": measured,
-        }
-        print(json.dumps(report, allow_nan=False))
-        return 0
-    formula = evaluate_bound(cell, draws[0][0]).formula
-    print(
-        f"cell {args.cell} ({cell.title}), hidden {hidden}, steps {args.steps}, seeds {args.seeds}"
-    )
-    print(f"step bound B = {formula}")
-    print(f"{'B':>16}  {'mean rate':>12}  {'bound rate':>12}  guarantee")
-    for g, r in zip(B, mean, strict=True):
-        guarantee = "vanishing" if g < 1 else "none"
-        print(f"{g:16.4f}  {r:12.5f}  {math.log10(g):12.5f}  {guarantee}")
-    where = "not within the range" if measured is None else f"at B = {measured:.3f}"
-    print(f"below B = 1 vanishing is guaranteed; the measured rate crosses 0 {where}")
-    return 0

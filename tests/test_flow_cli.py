@@ -10,7 +10,8 @@ import pytest
 from numeric.check import RTOL
 from numeric.cli import main
 from numeric.errors import GradproofInputError
-from numeric.flow_cli import add_flow_parser, add_sweep_parser, parse_scales
+from numeric.flow_cli import add_flow_parser
+from numeric.sweep_cli import add_sweep_parser, parse_scales
 
 FLOW_KEYS = {
     "cell",

@@ -1,0 +1,168 @@
+"""The ``sweep`` subcommand: measured decay rate against the cell's step bound.
+
+For each weight scale and seed, random weights and inputs; the decay rate of
+``||ds_T/ds_{T-k}||_2`` per step is set against the step bound ``B`` at those
+weights (``gamma sigma_max(W)`` for the Elman RNN), below 1 of which vanishing
+is guaranteed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+import numpy as np
+
+from .bounds import evaluate_bound
+from .cli_common import (
+    DEFAULT_RANDOM,
+    add_cell_arguments,
+    chosen_options,
+    compiled,
+    lookup,
+    parse_sizes,
+    random_weights,
+)
+from .errors import GradproofInputError
+from .flow import json_floats
+from .plots import check_plot_path, plot_sweep
+from .sweep import crossing, decay_rates
+
+__all__ = ["add_sweep_parser", "parse_scales"]
+
+
+def parse_scales(text: str) -> np.ndarray:
+    """``"start:stop:count"`` (inclusive, evenly spaced) or ``"a,b,c"``.
+
+    Examples
+    --------
+    >>> parse_scales("0.5:1.5:5")
+    array([0.5 , 0.75, 1.  , 1.25, 1.5 ])
+    >>> parse_scales("0.9,1.1")
+    array([0.9, 1.1])
+    """
+    try:
+        if ":" in text:
+            start, stop, count = text.split(":")
+            if int(count) < 1:
+                raise ValueError
+            scales = np.linspace(float(start), float(stop), int(count))
+        else:
+            scales = np.array([float(v) for v in text.split(",")])
+    except ValueError:
+        raise GradproofInputError(
+            f"--scales {text!r} is not START:STOP:COUNT or a comma list, e.g. 0.5:1.5:11"
+        ) from None
+    if not (np.all(np.isfinite(scales)) and np.all(scales > 0)):
+        raise GradproofInputError(f"--scales {text!r} must be positive numbers")
+    return scales
+
+
+def add_sweep_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``sweep``: measured decay rate against the step bound ``B``.
+
+    Examples
+    --------
+    >>> parser = argparse.ArgumentParser(prog="gradproof")
+    >>> _ = add_sweep_parser(parser.add_subparsers(dest="command"))
+    >>> args = parser.parse_args(["sweep", "rnn", "--scales", "0.5,2", "--steps", "20",
+    ...                           "--seeds", "1", "--hidden", "4", "--json"])
+    >>> args.func(args)  # doctest: +ELLIPSIS
+    {"cell": "rnn", ...}
+    0
+    """
+    parser = subparsers.add_parser(
+        "sweep",
+        help="decay rate of the gradient norm against the step bound B",
+        description="For each weight scale in --scales and each seed, draw random weights "
+        "and inputs, measure the decay rate of ||ds_T/ds_{T-k}|| and set it against the "
+        "cell's step bound B (gamma*sigma_max(W) for the Elman RNN), below 1 of which "
+        "vanishing is guaranteed.",
+    )
+    add_cell_arguments(parser)
+    parser.add_argument(
+        "--scales",
+        default="0.5:1.5:11",
+        help="weight scales (sigma_max(W_hh) for PyTorch layouts), START:STOP:COUNT or a,b,c",
+    )
+    parser.add_argument("--steps", type=int, default=200, help="horizon T (default 200)")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..S-1 per scale (default 3)")
+    parser.set_defaults(func=run_sweep)
+    return parser
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    """Handler of ``gradproof sweep``; returns the exit code."""
+    fam = lookup(args.cell)
+    cell = fam.build(**chosen_options(fam, args)) if fam.flow is None else None
+    if cell is None or cell.bound is None:
+        raise GradproofInputError(
+            f"sweep sets the decay rate against a cell's step bound; {args.cell} declares none"
+        )
+    if args.plot:
+        check_plot_path(args.plot)
+    scales = parse_scales(args.scales)
+    if args.seeds < 1:
+        raise GradproofInputError(f"--seeds must be at least 1, got {args.seeds}")
+    draws = [
+        [random_weights(fam, cell, args, s, seed) for seed in range(args.seeds)] for s in scales
+    ]
+    bounds = np.array([[evaluate_bound(cell, p).value for p in row] for row in draws])
+    model = compiled(cell, draws[0][0])
+    hidden, input_size = model.state_sizes[0], model.input_size
+
+    def progress(done: int, total: int, scale: float, seed: int, rate: float) -> None:
+        print(
+            f"sweep {done}/{total}: scale {scale:.4g}, seed {seed}, rate {rate:.4g} decades/step",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    rates = decay_rates(
+        cell,
+        None if fam.layout is None else fam.name,
+        scales,
+        steps=args.steps,
+        seeds=args.seeds,
+        hidden=hidden,
+        input_size=input_size,
+        init=args.init or DEFAULT_RANDOM["init"],
+        sizes=parse_sizes(args.size),
+        progress=progress,
+    )
+    B = bounds.mean(axis=1)
+    mean = rates.mean(axis=1)
+    measured = crossing(B, mean)
+    if args.plot:
+        title = f"{cell.title}, hidden {hidden}, T = {args.steps}, {args.seeds} seed(s)"
+        plot_sweep(args.plot, B, np.where(np.isfinite(rates), rates, np.nan), title)
+    if args.json:
+        report = {
+            "cell": args.cell,
+            "hidden": hidden,
+            "steps": args.steps,
+            "seeds": args.seeds,
+            "gamma": None if cell.bound.gamma is None else float(cell.bound.gamma),
+            "scale": scales.tolist(),
+            "step_bound": B.tolist(),
+            "decay_rate": [json_floats(row) for row in rates],
+            "mean_decay_rate": json_floats(mean),
+            "bound_rate": json_floats(np.log10(B)),
+            "measured_crossing": measured,
+        }
+        print(json.dumps(report, allow_nan=False))
+        return 0
+    formula = evaluate_bound(cell, draws[0][0]).formula
+    print(
+        f"cell {args.cell} ({cell.title}), hidden {hidden}, steps {args.steps}, seeds {args.seeds}"
+    )
+    print(f"step bound B = {formula}")
+    print(f"{'B':>16}  {'mean rate':>12}  {'bound rate':>12}  guarantee")
+    for g, r in zip(B, mean, strict=True):
+        guarantee = "vanishing" if g < 1 else "none"
+        print(f"{g:16.4f}  {r:12.5f}  {math.log10(g):12.5f}  {guarantee}")
+    where = "not within the range" if measured is None else f"at B = {measured:.3f}"
+    print(f"below B = 1 vanishing is guaranteed; the measured rate crosses 0 {where}")
+    return 0
