@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-import sympy as sp
+from example_cells import own
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,7 +15,7 @@ from numeric.bounds import (
     verdict,
 )
 from numeric.flow import gradient_flow
-from symbolic import CellBuilder, MaxAbs, SigmaMax, StepBound, elementwise, hadamard
+from numeric.weights import random_params
 from symbolic.rnn import elman_rnn
 
 
@@ -80,31 +80,14 @@ def test_evaluated_bounds_name_their_constants_and_matrix():
     assert "B = sigma_max(W) = 2 > 1 (gamma = 1, sigma_max = 2)" in summary
 
 
-def _indrnn_and_antisymmetric():
-    cb = CellBuilder("ind")
-    n, m = cb.sizes("n", "m")
-    h, x = cb.state("h", n), cb.input("x", m)
-    u, W = cb.vector("u", n), cb.matrix("W", n, m)
-    cb.update(h, elementwise("relu", W * x + hadamard(u, h)))
-    ind = cb.build(StepBound(MaxAbs(u)))
-    cb = CellBuilder("anti")
-    (n,) = cb.sizes("n")
-    h = cb.state("h", n)
-    W, eps, g = cb.matrix("W", n, n), cb.scalar("epsilon"), cb.scalar("gamma")
-    A = W - W.T - g * sp.Identity(n)
-    cb.update(h, h + eps * elementwise("tanh", A * h))
-    anti = cb.build(StepBound(1 + eps * SigmaMax(A), matrix=A))
-    return ind, anti
-
-
 def test_bounds_of_vectors_scalars_and_matrix_expressions():
-    ind, anti = _indrnn_and_antisymmetric()
+    ind, anti = own("indrnn"), own("antisymmetric_rnn")
     u = np.array([0.3, -0.8, 0.5])
-    b = evaluate_bound(ind, {"u": u, "W": np.ones((3, 2))})
+    b = evaluate_bound(ind, {"u": u, "W": np.ones((3, 2)), "b": np.zeros(3)})
     assert b.value == 0.8 and b.sigma_max is None and b.formula == "max_i |u_i|"
     W = np.array([[0.0, 2.0], [0.0, 0.0]])
-    params = {"W": W, "epsilon": np.asarray(0.1), "gamma": np.asarray(0.5)}
-    b = evaluate_bound(anti, params)
+    params = {"W": W, "V": np.ones((2, 1)), "b": np.zeros(2)}
+    b = evaluate_bound(anti, params | {"epsilon": np.asarray(0.1), "gamma": np.asarray(0.5)})
     A = W - W.T - 0.5 * np.eye(2)
     assert np.isclose(b.value, 1 + 0.1 * np.linalg.norm(A, 2), rtol=1e-15)
     assert np.isclose(b.sigma_max, np.linalg.norm(A, 2), rtol=1e-15)
@@ -116,22 +99,11 @@ def test_bounds_of_vectors_scalars_and_matrix_expressions():
 
 
 def test_measured_flows_respect_the_declared_bounds():
-    ind, anti = _indrnn_and_antisymmetric()
-    rng = np.random.default_rng(0)
-    for cell, params, s0 in (
-        (ind, {"u": rng.uniform(-1.2, 1.2, 4), "W": rng.standard_normal((4, 2))}, None),
-        (
-            anti,
-            {
-                "W": rng.standard_normal((4, 4)),
-                "epsilon": np.asarray(0.3),
-                "gamma": np.asarray(0.1),
-            },
-            None,
-        ),
-    ):
-        inputs = rng.standard_normal((50, 2 if cell is ind else 0))
-        flow = gradient_flow(cell, params, inputs, s0)
+    ind, anti = own("indrnn"), own("antisymmetric_rnn")
+    inputs = np.random.default_rng(0).standard_normal((50, 2))
+    for cell in (ind, anti):
+        params = random_params(cell, {"n": 4, "m": 2}, scale=1.2, seed=0)
+        flow = gradient_flow(cell, params, inputs)
         B = evaluate_bound(cell, params).value
         assert check_bound(flow.log10_norm, B).passed
         if cell is anti:  # teeth: the norm stays near 1, so half the bound is exceeded

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import sympy as sp
+from example_cells import no_input_cell, own, two_input_cell
 
 from numeric.check import RTOL, check_jacobian
 from numeric.compile import compile_cell, lambdify_matrix
@@ -109,47 +110,9 @@ def _random_params(cell, rng, **sizes):
     return params
 
 
-def _antisymmetric_rnn():
-    # Chang et al. 2019: h_t = h + epsilon tanh((W - W^T - gamma I) h + V x + b).
-    cb = CellBuilder("antisymmetric", "Antisymmetric RNN")
-    n, m = cb.sizes("n", "m")
-    h, x = cb.state("h", n), cb.input("x", m)
-    W, V, b = cb.matrix("W", n, n), cb.matrix("V", n, m), cb.vector("b", n)
-    eps, gamma = cb.scalar("epsilon"), cb.scalar("gamma")
-    a = cb.define("a", (W - W.T - gamma * sp.Identity(n)) * h + V * x + b)
-    cb.update(h, h + eps * elementwise("tanh", a))
-    return cb.build()
-
-
 def _antisymmetric_step(s, x, p):
     A = p["W"] - p["W"].T - p["gamma"] * np.eye(len(p["b"]))
     return s + p["epsilon"] * np.tanh(s @ A.T + x @ p["V"].T + p["b"])
-
-
-def _no_input_cell():
-    cb = CellBuilder("autonomous")
-    (n,) = cb.sizes("n")
-    h, W = cb.state("h", n), cb.matrix("W", n, n)
-    cb.update(h, elementwise("tanh", W * h))
-    return cb.build()
-
-
-def _indrnn():
-    cb = CellBuilder("indrnn", "IndRNN (Li et al. 2018)")
-    n, m = cb.sizes("n", "m")
-    h, x = cb.state("h", n), cb.input("x", m)
-    u, W, b = cb.vector("u", n), cb.matrix("W", n, m), cb.vector("b", n)
-    cb.update(h, elementwise("relu", hadamard(u, h) + W * x + b))
-    return cb.build()
-
-
-def _two_input_cell():
-    cb = CellBuilder("two_inputs")
-    n, m, k = cb.sizes("n", "m", "k")
-    h, x, y = cb.state("h", n), cb.input("x", m), cb.input("y", k)
-    W, U, V = cb.matrix("W", n, n), cb.matrix("U", n, m), cb.matrix("V", n, k)
-    cb.update(h, elementwise("tanh", W * h + U * x + hadamard(V * y, h)))
-    return cb.build()
 
 
 def _lstm_step(s, x, p, forget=True):
@@ -220,7 +183,7 @@ def test_gated_cells_at_hidden_size_one_and_three(name, n):
 
 @pytest.mark.parametrize("n", [1, 3])
 def test_antisymmetric_rnn_with_scalar_parameters(n):
-    cell = _antisymmetric_rnn()
+    cell = own("antisymmetric_rnn")
     rng = np.random.default_rng(12)
     p = _random_params(cell, rng, n=n, m=2)
     cc = compile_cell(cell, n=n, m=2)
@@ -239,7 +202,7 @@ def test_antisymmetric_rnn_with_scalar_parameters(n):
 @pytest.mark.parametrize("n", [1, 3])
 def test_antisymmetric_rnn_jacobian_matches_torch_autograd(n):
     torch = pytest.importorskip("torch")
-    cell = _antisymmetric_rnn()
+    cell = own("antisymmetric_rnn")
     rng = np.random.default_rng(13)
     p = _random_params(cell, rng, n=n, m=2)
     s, x = rng.standard_normal(n), rng.standard_normal(2)
@@ -275,7 +238,7 @@ def test_scalar_parameters_inside_elementwise_bodies():
 
 @pytest.mark.parametrize("n", [1, 3])
 def test_a_cell_without_inputs_takes_an_empty_x(n):
-    cell = _no_input_cell()
+    cell = no_input_cell()
     rng = np.random.default_rng(15)
     p = _random_params(cell, rng, n=n)
     cc = compile_cell(cell, n=n)
@@ -287,7 +250,7 @@ def test_a_cell_without_inputs_takes_an_empty_x(n):
 
 
 def test_two_inputs_are_passed_concatenated_in_declaration_order():
-    cell = _two_input_cell()
+    cell = two_input_cell()
     rng = np.random.default_rng(16)
     p = _random_params(cell, rng, n=3, m=2, k=4)
     cc = compile_cell(cell, n=3, m=2, k=4)
@@ -301,7 +264,7 @@ def test_two_inputs_are_passed_concatenated_in_declaration_order():
 
 @pytest.mark.parametrize("n", [1, 3])
 def test_indrnn_diagonal_recurrence(n):
-    cell = _indrnn()
+    cell = own("indrnn")
     rng = np.random.default_rng(17)
     p = _random_params(cell, rng, n=n, m=2)
     cc = compile_cell(cell, n=n, m=2)

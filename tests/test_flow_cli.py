@@ -2,10 +2,10 @@
 
 import argparse
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from example_cells import OWN
 
 from numeric.check import RTOL
 from numeric.cli import main
@@ -237,9 +237,6 @@ def test_every_flow_cell_answers_with_the_same_json_keys(capsys, args, extra):
         assert result[key] is None
     assert result["verdict"]["step_bound"] is result["verdict"]["vanishing_guaranteed"] is None
     assert len(result["log10_norm"]) == 6
-
-
-OWN = Path(__file__).resolve().parents[1] / "notebooks" / "own_cells.py"
 
 
 @pytest.mark.parametrize("name", ["indrnn", "mgu", "peephole_lstm", "antisymmetric_rnn"])

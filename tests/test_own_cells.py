@@ -8,10 +8,10 @@ papers' equations are the independent reference (float64, autograd).
 import json
 import shutil
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
+from example_cells import OWN
 
 from numeric.bounds import evaluate_bound
 from numeric.cli import main
@@ -20,13 +20,12 @@ from numeric.flow import gradient_flow
 from numeric.weights import cell_sizes, random_inputs, random_params
 from symbolic import family
 
-CELLS = Path(__file__).resolve().parents[1] / "notebooks" / "own_cells.py"
 NAMES = ("indrnn", "mgu", "peephole_lstm", "antisymmetric_rnn")
 SIZES = {"n": 3, "m": 2}
 
 
 def spec(name):
-    return f"{CELLS}:{name}"
+    return f"{OWN}:{name}"
 
 
 def _torch_step(name, params):

@@ -4,11 +4,11 @@ import importlib
 import numpy as np
 import pytest
 import sympy as sp
+from example_cells import no_input_cell, own, two_input_cell
 
 from numeric.verify import check_numeric, verify
 from symbolic.activations import activation
 from symbolic.bounds import SigmaMax, StepBound
-from symbolic.builder import CellBuilder, elementwise, hadamard
 from symbolic.derivation import (
     ActivationBoundClaim,
     BoundClaim,
@@ -86,46 +86,16 @@ def test_step_jacobian_claim_is_checked_at_a_larger_size_numerically():
     assert outcome.passed and "size 5" in outcome.detail
 
 
-def _antisymmetric_rnn():
-    # Chang et al. 2019: h_t = h + epsilon tanh((W - W^T - gamma I) h + V x + b).
-    cb = CellBuilder("antisymmetric")
-    n, m = cb.sizes("n", "m")
-    h, x = cb.state("h", n), cb.input("x", m)
-    W, V, b = cb.matrix("W", n, n), cb.matrix("V", n, m), cb.vector("b", n)
-    eps, gamma = cb.scalar("epsilon"), cb.scalar("gamma")
-    A = W - W.T - gamma * sp.Identity(n)
-    a = cb.define("a", A * h + V * x + b)
-    cb.update(h, h + eps * elementwise("tanh", a))
-    return cb.build(StepBound(1 + eps * SigmaMax(A), "tanh' <= 1", gamma=1, matrix=A))
-
-
-def _no_input_cell():
-    cb = CellBuilder("autonomous")
-    (n,) = cb.sizes("n")
-    h, W = cb.state("h", n), cb.matrix("W", n, n)
-    cb.update(h, elementwise("tanh", W * h))
-    return cb.build(StepBound(SigmaMax(W), "tanh' <= 1", gamma=1, matrix=W))
-
-
-def _two_input_cell():
-    cb = CellBuilder("two_inputs")
-    n, m, k = cb.sizes("n", "m", "k")
-    h, x, y = cb.state("h", n), cb.input("x", m), cb.input("y", k)
-    W, U, V = cb.matrix("W", n, n), cb.matrix("U", n, m), cb.matrix("V", n, k)
-    cb.update(h, elementwise("tanh", W * h + U * x + hadamard(V * y, h)))
-    return cb.build()
-
-
 def test_random_point_draws_positive_scalars_in_the_unit_interval():
     nv = importlib.import_module("numeric.verify")
-    cell = _antisymmetric_rnn()
+    cell = own("antisymmetric_rnn")
     _, values = nv._random_point(cell, np.random.default_rng(0))
     scalars = [values[p] for p in cell.params if not isinstance(p, sp.MatrixSymbol)]
     assert len(scalars) == 2 and all(isinstance(v, float) and 0.1 <= v < 1.0 for v in scalars)
 
 
 def test_jacobian_claims_with_scalar_parameters_are_checked_numerically():
-    cell = _antisymmetric_rnn()
+    cell = own("antisymmetric_rnn")
     h, h_prev = cell.new_state_symbols[0], cell.state_symbols[0]
     assert check_numeric(JacobianClaim(cell, h, h_prev, step_jacobian(cell))).passed
     # Forgetting the step size epsilon must fail.
@@ -135,14 +105,14 @@ def test_jacobian_claims_with_scalar_parameters_are_checked_numerically():
 
 
 def test_jacobian_claim_with_respect_to_a_second_input():
-    cell = _two_input_cell()
+    cell = two_input_cell()
     h, y = cell.new_state_symbols[0], cell.input_symbols[1]
     claim = derivative(h, y, cell.definitions)
     assert check_numeric(JacobianClaim(cell, h, y, claim)).passed
     assert not check_numeric(JacobianClaim(cell, h, y, 2 * claim)).passed
 
 
-@pytest.mark.parametrize("build", [_antisymmetric_rnn, _no_input_cell, _two_input_cell])
+@pytest.mark.parametrize("build", [lambda: own("antisymmetric_rnn"), no_input_cell, two_input_cell])
 def test_chain_claims_of_cells_with_scalars_and_zero_or_two_inputs(build, monkeypatch):
     nv = importlib.import_module("numeric.verify")
     cell = build()
@@ -161,7 +131,7 @@ def test_chain_claims_of_cells_with_scalars_and_zero_or_two_inputs(build, monkey
     assert not check_numeric(ChainClaim(cell)).passed
 
 
-@pytest.mark.parametrize("build", [_antisymmetric_rnn, _no_input_cell])
+@pytest.mark.parametrize("build", [lambda: own("antisymmetric_rnn"), no_input_cell])
 def test_bound_claims_of_cells_with_scalars_or_without_inputs(build):
     cell = build()
     assert check_numeric(BoundClaim(cell, steps=10)).passed
