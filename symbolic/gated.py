@@ -24,9 +24,7 @@ from .printers import latex, text
 __all__ = [
     "ClosedFormClaim",
     "RangeClaim",
-    "definition_steps",
     "display_sum",
-    "full_state",
     "gate_vector",
     "named_block",
     "one_minus_square",
@@ -158,6 +156,7 @@ def named_block(expr: sp.MatrixExpr, block: sp.MatrixExpr, partial: Partial) -> 
 
 
 def slope_identities() -> tuple[Step, ...]:
+    """``sigma' = sigma (1 - sigma)`` and ``tanh' = 1 - tanh^2``, each checked exactly."""
     sigmoid, tanh = activation("sigmoid"), activation("tanh")
     return (
         Step(
@@ -179,15 +178,6 @@ def slope_identities() -> tuple[Step, ...]:
     )
 
 
-def definition_steps(cell: Cell) -> tuple[Step, ...]:
-    return tuple(Step(eq.lhs, ":=", eq.rhs, "cell equation") for eq in cell.equations)
-
-
 def gate_vector(cell: Cell, name: str) -> sp.MatrixSymbol:
+    """The cell's named vector ``name_t`` (a gate, a candidate), of the hidden size."""
     return sp.MatrixSymbol(f"{name}_{{t}}", cell.dims[0], 1)
-
-
-def full_state(cell: Cell, time: sp.Expr | int) -> sp.MatrixSymbol:
-    size = sum((v.rows for v in cell.state), sp.S.Zero)
-    index = sp.latex(sp.sympify(time)).replace(" ", "")
-    return sp.MatrixSymbol(f"s_{{{index}}}", size, 1)

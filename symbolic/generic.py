@@ -34,7 +34,14 @@ from .derivation import (
 from .jacobians import step_jacobian_blocks
 from .printers import latex, text
 
-__all__ = ["bound_derivation", "cell_derivations", "full_state", "norm", "step_derivation"]
+__all__ = [
+    "bound_derivation",
+    "cell_derivations",
+    "definition_steps",
+    "full_state",
+    "norm",
+    "step_derivation",
+]
 
 _T, _k = sp.symbols("T k", integer=True)
 
@@ -66,6 +73,11 @@ def full_state(cell: Cell, time: sp.Expr | int) -> sp.MatrixSymbol:
     return sp.MatrixSymbol(f"s_{{{index}}}", size, 1)
 
 
+def definition_steps(cell: Cell) -> tuple[Step, ...]:
+    """One ``:=`` step per equation of the cell, in evaluation order."""
+    return tuple(Step(eq.lhs, ":=", eq.rhs, "cell equation") for eq in cell.equations)
+
+
 def _chain(cell: Cell) -> Partial:
     return Partial(full_state(cell, _T), full_state(cell, _k))
 
@@ -82,7 +94,7 @@ def step_derivation(cell: Cell, sizes: tuple[int, ...] = (2, 3)) -> Derivation:
     >>> text(d.steps[2].rhs)
     "diag(tanh'(a_t)) W"
     """
-    steps = [Step(eq.lhs, ":=", eq.rhs, "cell equation") for eq in cell.equations]
+    steps = list(definition_steps(cell))
     blocks = step_jacobian_blocks(cell)
     for new, row in zip(cell.new_state_symbols, blocks, strict=True):
         for old, block in zip(cell.state_symbols, row, strict=True):

@@ -14,7 +14,6 @@ from sympy.matrices.expressions import DiagMatrix
 from ..derivation import ChainClaim, Derivation, JacobianClaim, Notation, Partial, Step
 from ..gated import (
     ClosedFormClaim,
-    definition_steps,
     display_sum,
     gate_vector,
     named_block,
@@ -22,6 +21,7 @@ from ..gated import (
     sigmoid_slope,
     slope_identities,
 )
+from ..generic import definition_steps
 from ..jacobians import derivative, step_jacobian_blocks
 from .cell import gru
 

@@ -34,15 +34,14 @@ from ..explicit import explicit
 from ..gated import (
     ClosedFormClaim,
     RangeClaim,
-    definition_steps,
     display_sum,
-    full_state,
     gate_vector,
     named_block,
     one_minus_square,
     sigmoid_slope,
     slope_identities,
 )
+from ..generic import definition_steps, full_state
 from ..jacobians import step_jacobian_blocks
 from ..printers import latex, text
 from .cell import lstm
