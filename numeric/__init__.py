@@ -2,6 +2,7 @@
 verification of derivations, gradient flow in real weights, and the CLI.
 """
 
+from .bounds import evaluate_bound
 from .check import check_jacobian
 from .compile import compile_cell, lambdify_matrix
 from .errors import GradproofInputError
@@ -10,6 +11,7 @@ from .verify import verify
 
 __all__ = [
     "GradproofInputError",
+    "evaluate_bound",
     "check_jacobian",
     "compile_cell",
     "gradient_flow",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib.metadata import version
 
 from symbolic.activations import ACTIVATIONS
 from symbolic.derivation import Derivation
@@ -34,7 +35,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="gradproof", description=__doc__.split("\n\n")[0])
+    parser = _Parser(
+        prog="gradproof",
+        description="Machine-checked derivations of vanishing and exploding gradients in "
+        "recurrent networks: derive, measure, report.",
+    )
+    parser.add_argument("--version", action="version", version=f"gradproof {version('gradproof')}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     derive = commands.add_parser("derive", help="print a verified derivation")
@@ -42,7 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     derive.add_argument(
         "--activation", help=f"rnn: nonlinearity ({', '.join(sorted(ACTIVATIONS))})"
     )
-    derive.add_argument("--variant", help="cell variant (see README)")
+    derive.add_argument(
+        "--variant",
+        help="lstm: pytorch (default) or no_forget; gru: pytorch (default) or textbook; "
+        "gridlstm: paper (default) or seed",
+    )
     derive.add_argument("--output-form", help="gridlstm: h' form (paper or standard)")
     derive.add_argument("--priority", help="gridlstm: priority dimension (none or depth)")
     derive.add_argument("--format", choices=("latex", "markdown", "text"), default="text")

@@ -21,11 +21,9 @@ from matplotlib.figure import Figure
 
 from symbolic.activations import activation
 from symbolic.derivation import Derivation
-from symbolic.gridlstm import grid_derivations
-from symbolic.gru import gru_derivations
 from symbolic.latex import document, render, tex_text
-from symbolic.lstm import lstm_derivations
-from symbolic.rnn import elman_rnn, rnn_derivations
+from symbolic.registry import family
+from symbolic.rnn import elman_rnn
 
 from .bounds import log10_bound
 from .errors import GradproofInputError
@@ -137,17 +135,20 @@ def plot_grid_depth(path: Path, hidden: int = 16, layers: int = 8, steps: int = 
 SECTIONS: list[Section] = [
     Section(
         "Q1: the vanishing gradient of a naive RNN",
-        lambda: rnn_derivations("tanh"),
+        lambda: family("rnn").derive(activation="tanh"),
         (("rnn_flow.pdf", plot_rnn_flow), ("rnn_sweep.pdf", plot_rnn_sweep)),
     ),
     Section(
         "Why gated cells help: LSTM and GRU",
-        lambda: lstm_derivations("pytorch") + gru_derivations("pytorch"),
+        lambda: family("lstm").derive(variant="pytorch") + family("gru").derive(variant="pytorch"),
         (("gated_flow.pdf", plot_gated_flow),),
     ),
     Section(
         "Q2: the 2D Grid LSTM along time and depth",
-        lambda: grid_derivations("paper") + grid_derivations("seed")[:2],
+        lambda: (
+            family("gridlstm").derive(variant="paper")
+            + family("gridlstm").derive(variant="seed")[:2]
+        ),
         (("grid_depth.pdf", plot_grid_depth),),
     ),
 ]

@@ -87,3 +87,17 @@ def test_derive_is_deterministic():
         _run("derive", "rnn", "--format", "latex").stdout
         == _run("derive", "rnn", "--format", "latex").stdout
     )
+
+
+def test_version_and_help_answer(capsys):
+    from importlib.metadata import version
+
+    from numeric.cli import main
+
+    for argv in (["--version"], ["--help"]):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"gradproof {version('gradproof')}\n")
+    assert "``" not in out and "Machine-checked derivations" in out
