@@ -27,6 +27,7 @@ from symbolic.derivation import (
 )
 from symbolic.printers import text
 
+from .bounds import evaluate_bound
 from .check import RTOL, check_jacobian
 from .compile import compile_cell, lambdify_matrix
 
@@ -196,18 +197,6 @@ def _(claim: ChainClaim, seed: int = 0) -> Outcome:
     )
 
 
-def _bound_value(cell, values: dict, subs: dict) -> float:
-    """The cell's declared step bound ``B`` at the sampled parameters ``values``."""
-    bound, params = cell.bound.value, list(cell.params)
-    norms = {}
-    for f in bound.atoms(SigmaMax, MaxAbs):
-        (arg,) = lambdify_matrix(params, [f.args[0]], sizes=subs)(*(values[p] for p in params))
-        arg = np.asarray(arg, dtype=float)
-        norms[f] = float(np.linalg.norm(arg, 2) if isinstance(f, SigmaMax) else np.max(np.abs(arg)))
-    scalars = {p: values[p] for p in params if not isinstance(p, sp.MatrixSymbol)}
-    return float(bound.xreplace({**norms, **scalars, **subs}))
-
-
 @check_numeric.register
 def _(claim: BoundClaim, seed: int = 0) -> Outcome:
     cell = claim.cell
@@ -221,10 +210,12 @@ def _(claim: BoundClaim, seed: int = 0) -> Outcome:
         subs, values = _random_point(cell, rng)
         compiled = compile_cell(cell, **{str(d): v for d, v in subs.items()})
         # Small weights keep tanh near its linear regime, where the bound is nearly tight.
-        factor = scale / _bound_value(cell, values, subs) * 0.999
-        values.update({p: values[p] * factor for p in weights if isinstance(p, sp.MatrixSymbol)})
-        B = _bound_value(cell, values, subs)
         params = {p.name: values[p] for p in cell.params}
+        factor = scale / evaluate_bound(cell, params).value * 0.999
+        params.update(
+            {p.name: values[p] * factor for p in weights if isinstance(p, sp.MatrixSymbol)}
+        )
+        B = evaluate_bound(cell, params).value
         s = rng.standard_normal(compiled.state_size) * 0.01
         log_norm, P = 0.0, np.eye(compiled.state_size)
         for j in range(1, claim.steps + 1):
