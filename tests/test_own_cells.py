@@ -194,11 +194,13 @@ def test_scalar_parameters_load_as_0d_arrays(tmp_path, capsys):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_derive_verifies_every_step_and_the_document_compiles(name, tmp_path, capsys):
-    assert main(["derive", spec(name)]) == 0
-    out = capsys.readouterr().out
-    assert "FAILED" not in out and "(checked: exact, numeric)" in out
     assert main(["derive", spec(name), "--format", "latex", "--standalone"]) == 0
     tex = capsys.readouterr().out
+    assert "FAILED" not in tex and "not verified" not in tex
+    assert r"\checkmark\ \textit{checked: exact, numeric}" in tex
+    # Gated cells nest too deeply for an exact check of the unrolled chain; the mark says so.
+    numeric_only = r"\checkmark\ \textit{checked: numeric}" in tex
+    assert numeric_only == (name in ("mgu", "peephole_lstm"))
     if shutil.which("pdflatex") is None:
         pytest.skip("pdflatex not installed")
     (tmp_path / "d.tex").write_text(tex)
@@ -209,3 +211,11 @@ def test_derive_verifies_every_step_and_the_document_compiles(name, tmp_path, ca
         text=True,
     )
     assert done.returncode == 0, done.stdout[-2000:]
+
+
+def test_derive_text_marks_every_step(capsys):
+    assert main(["derive", spec("indrnn")]) == 0
+    out = capsys.readouterr().out
+    assert "dh_t/dh_{t-1} = diag(relu'(a_t)) diag(u)" in out
+    assert "dh_T/dh_k = J_T J_{T-1} ... J_{k+1}" in out
+    assert out.count("(checked: exact, numeric)") == 2 and "max_i |u_i|" in out
