@@ -47,8 +47,8 @@ class TorchLayout:
     params : dict
         Symbolic parameter name -> the ``(tensor, gate)`` slices whose sum
         it is, ``tensor`` one of ``weight_ih, weight_hh, bias_ih, bias_hh``.
-        Parameters of the cell missing here are unused rows' complement:
-        every parameter of the cell must be listed.
+        Every parameter of the cell must be listed; gate rows no parameter
+        reads (the forget rows, for the LSTM without one) are ignored.
     module : callable, optional
         ``module(**options)`` -> ``(name, kwargs)`` of the ``torch.nn`` cell
         computing the family's cell for those options (``("RNNCell",
