@@ -25,6 +25,7 @@ __all__ = [
     "add_cell_arguments",
     "chosen_options",
     "compiled",
+    "flags_describe",
     "lookup",
     "parse_sizes",
     "random_weights",
@@ -126,7 +127,7 @@ def random_weights(
         torch_only = [f"--{k}" for k in ("hidden", "input", "init") if getattr(args, k) is not None]
         if torch_only:
             raise GradproofInputError(
-                f"{', '.join(torch_only)} describe PyTorch weights; {args.cell} is keyed by "
+                f"{flags_describe(torch_only)} PyTorch weights; {args.cell} is keyed by "
                 "parameter names: give its sizes with --size NAME=N"
             )
         return random_params(cell, parse_sizes(args.size), scale, seed)
@@ -152,3 +153,14 @@ def compiled(cell: Cell, params: dict[str, np.ndarray]):
         raise GradproofInputError(
             f"cannot read every size of {cell.name!r} off the weights: {exc}"
         ) from None
+
+
+def flags_describe(flags: list[str]) -> str:
+    """``"--hidden describes"`` or ``"--hidden, --init describe"``, for one-line refusals.
+
+    Examples
+    --------
+    >>> flags_describe(["--hidden"]), flags_describe(["--hidden", "--init"])
+    ('--hidden describes', '--hidden, --init describe')
+    """
+    return f"{', '.join(flags)} {'describes' if len(flags) == 1 else 'describe'}"

@@ -29,6 +29,7 @@ from .cli_common import (
     add_cell_arguments,
     chosen_options,
     compiled,
+    flags_describe,
     lookup,
     random_weights,
 )
@@ -162,7 +163,8 @@ def _weights(fam: CellFamily, cell: Cell, args: argparse.Namespace) -> dict[str,
     ]
     if random_flags:
         raise GradproofInputError(
-            f"{', '.join(random_flags)} describe random weights; drop them when using --weights"
+            f"{flags_describe(random_flags)} random weights; drop "
+            f"{'it' if len(random_flags) == 1 else 'them'} when using --weights"
         )
     state = load_state_dict(args.weights)
     if fam.layout is not None:

@@ -341,16 +341,16 @@ def random_params(
     >>> round(float(np.linalg.norm(p["W"], 2)), 12), round(float(np.max(np.abs(p["b"]))), 12)
     (0.5, 0.5)
     """
+    unknown = sorted(set(sizes) - {str(d) for d in cell.dims})
+    if unknown:
+        known = ", ".join(str(d) for d in cell.dims) or "none"
+        raise GradproofInputError(f"cell {cell.name!r} has no size {unknown[0]!r} (sizes: {known})")
     missing = [str(d) for d in cell.dims if str(d) not in sizes]
     if missing:
         raise GradproofInputError(
             f"cell {cell.name!r} needs every size for random weights; pass "
             + " ".join(f"--size {d}=N" for d in missing)
         )
-    unknown = sorted(set(sizes) - {str(d) for d in cell.dims})
-    if unknown:
-        known = ", ".join(str(d) for d in cell.dims) or "none"
-        raise GradproofInputError(f"cell {cell.name!r} has no size {unknown[0]!r} (sizes: {known})")
     subs = {d: _positive(sizes[str(d)], f"--size {d}") for d in cell.dims}
     if not (np.isfinite(scale) and scale > 0):
         raise GradproofInputError(f"--scale must be a positive number, got {scale}")

@@ -35,7 +35,9 @@ from .jacobians import step_jacobian_blocks
 from .printers import latex, text
 
 __all__ = [
+    "block_matrix_step",
     "bound_derivation",
+    "chain_step",
     "cell_derivations",
     "definition_steps",
     "full_state",
@@ -78,6 +80,33 @@ def definition_steps(cell: Cell) -> tuple[Step, ...]:
     return tuple(Step(eq.lhs, ":=", eq.rhs, "cell equation") for eq in cell.equations)
 
 
+def block_matrix_step(cell: Cell, reason: str) -> Step:
+    """``J_t :=`` the matrix of blocks ``d new_i / d old_j`` of a cell with several states."""
+    rows = [[Partial(new, old) for old in cell.state_symbols] for new in cell.new_state_symbols]
+    return Step(
+        Notation("J_{t}", "J_t"),
+        ":=",
+        Notation(
+            r"\begin{bmatrix} "
+            + r" \\ ".join(" & ".join(latex(p) for p in row) for row in rows)
+            + r" \end{bmatrix}",
+            "[" + ", ".join("[" + ", ".join(text(p) for p in row) + "]" for row in rows) + "]",
+        ),
+        reason,
+    )
+
+
+def chain_step(cell: Cell, reason: str, exact: bool) -> Step:
+    """``ds_T/ds_k = J_T J_{T-1} ... J_{k+1}``, checked exactly only where ``exact``."""
+    return Step(
+        _chain(cell),
+        "=",
+        Notation(r"J_{T} J_{T-1} \cdots J_{k+1}", "J_T J_{T-1} ... J_{k+1}"),
+        reason,
+        ChainClaim(cell, exact=exact),
+    )
+
+
 def _chain(cell: Cell) -> Partial:
     return Partial(full_state(cell, _T), full_state(cell, _k))
 
@@ -109,31 +138,14 @@ def step_derivation(cell: Cell, sizes: tuple[int, ...] = (2, 3)) -> Derivation:
             )
     several = len(cell.state) > 1
     if several:
-        rows = [[Partial(new, old) for old in cell.state_symbols] for new in cell.new_state_symbols]
-        steps.append(
-            Step(
-                Notation("J_{t}", "J_t"),
-                ":=",
-                Notation(
-                    r"\begin{bmatrix} "
-                    + r" \\ ".join(" & ".join(latex(p) for p in row) for row in rows)
-                    + r" \end{bmatrix}",
-                    "["
-                    + ", ".join("[" + ", ".join(text(p) for p in row) + "]" for row in rows)
-                    + "]",
-                ),
-                "the step Jacobian of the full state, block by block",
-            )
-        )
+        steps.append(block_matrix_step(cell, "the step Jacobian of the full state, block by block"))
     exact = exact_chain_affordable(cell)
     steps.append(
-        Step(
-            _chain(cell),
-            "=",
-            Notation(r"J_{T} J_{T-1} \cdots J_{k+1}", "J_T J_{T-1} ... J_{k+1}"),
+        chain_step(
+            cell,
             "chain rule over time, latest step on the left"
             + ("" if exact else "; unrolled steps nest too deeply for an exact check"),
-            ChainClaim(cell, exact=exact),
+            exact,
         )
     )
     state = ", ".join(str(v.symbol).replace("_{t-1}", "") for v in cell.state)

@@ -3,6 +3,8 @@ import subprocess
 import sys
 
 import pytest
+from example_cells import OWN
+from tex_build import pdflatex
 
 from numeric.cli import main
 
@@ -43,6 +45,13 @@ def test_derive_rnn_text_marks_every_checked_step(capsys):
         (["flow", "rnn", "--weights", "missing.pt"], "missing.pt"),
         (["sweep", "lstm"], "lstm declares none"),
         (["derive", "nowhere.py:cell"], "cell file 'nowhere.py' does not exist"),
+        (["flow", f"{OWN}:indrnn", "--size", "foo=3"], "cell 'indrnn' has no size 'foo'"),
+        (["flow", f"{OWN}:indrnn", "--size", "n=3"], "pass --size m=N"),
+        (["flow", f"{OWN}:indrnn", "--size", "n=x"], "--size 'n=x' is not NAME=N"),
+        (["flow", f"{OWN}:indrnn", "--hidden", "3"], "--hidden describes PyTorch weights"),
+        (["flow", "rnn", "--size", "n=3"], "--size is for cells keyed by parameter names"),
+        (["flow", "rnn", "--weights", "w.npz", "--scale", "2"], "drop it when using --weights"),
+        (["sweep", f"{OWN}:mgu", "--size", "n=2", "--size", "m=1"], "declares none"),
         (["flow", "symbolic.cells:nosuch"], "symbolic.cells has no 'nosuch'"),
         (["params", "rnn", "--variant", "pytorch"], "--variant does not apply to rnn"),
     ],
@@ -71,13 +80,7 @@ def test_user_errors_are_one_line_and_exit_2(args, message):
 def test_standalone_latex_compiles_without_overfull_lines(tmp_path, cell):
     done = _run("derive", *cell, "--format", "latex", "--standalone")
     assert done.returncode == 0, done.stderr
-    (tmp_path / "d.tex").write_text(done.stdout)
-    pdf = subprocess.run(
-        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "d.tex"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
+    pdf = pdflatex(tmp_path, done.stdout, "d")
     assert pdf.returncode == 0, pdf.stdout[-2000:]
     assert "Overfull \\hbox" not in (tmp_path / "d.log").read_text()
 

@@ -168,7 +168,11 @@ def _bad_cases(tmp):
     return [
         (["flow", "rnn", "--weights", str(tmp / "missing.npz")], "cannot read weights file"),
         (["flow", "rnn", "--weights", nan_weights], "contains NaN or inf"),
-        (["flow", "rnn", "--weights", weights, "--hidden", "4"], "drop them when using --weights"),
+        (["flow", "rnn", "--weights", weights, "--hidden", "4"], "drop it when using --weights"),
+        (
+            ["flow", "rnn", "--weights", weights, "--hidden", "4", "--scale", "2"],
+            "--hidden, --scale describe random weights; drop them",
+        ),
         (["flow", "rnn", "--layer", "0"], "pass --weights too"),
         (["flow", "rnn", "--steps", "0"], "--steps must be a positive integer"),
         (["flow", "rnn", "--steps", "-5"], "--steps must be a positive integer"),
@@ -281,6 +285,14 @@ def test_hidden_size_one_for_every_cell_and_command(argv, capsys):
     assert main([*argv, "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["hidden"] == 1
+    if argv[0] == "flow":
+        norms = np.array([-np.inf if v is None else v for v in result["log10_norm"]])
+        assert len(norms) == 5 and not np.any(np.isnan(norms))
+        if result["log10_bound"] is not None:  # the declared bound holds at size 1 too
+            assert np.all(norms <= np.array(result["log10_bound"]) + 1e-9)
+    else:
+        rates, bound_rates = np.array(result["decay_rate"]), np.array(result["bound_rate"])
+        assert np.all(rates <= bound_rates[:, None] + 1e-9)
 
 
 def test_hidden_size_one_with_real_torch_weights_matches_autograd(tmp_path, capsys):

@@ -1,9 +1,9 @@
 import re
 import shutil
-import subprocess
 
 import pytest
 import sympy as sp
+from tex_build import pdflatex
 
 from symbolic.activations import z
 from symbolic.bounds import MaxAbs, SigmaMax
@@ -73,30 +73,20 @@ def test_standalone_only_for_latex():
         render(rnn_derivations("tanh")[0], "markdown", standalone=True)
 
 
-def _pdflatex(tmp_path, tex: str) -> subprocess.CompletedProcess:
-    (tmp_path / "doc.tex").write_text(tex)
-    return subprocess.run(
-        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
-
-
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="no pdflatex installed")
 @pytest.mark.parametrize("act", ["tanh", "sigmoid", "relu", "identity"])
-def test_standalone_derivations_compile_with_pdflatex(tmp_path, act):
+def test_standalone_derivations_compile_withpdflatex(tmp_path, act):
     body = "\n".join(
         render(d, "latex", bold=(act == "relu"), marks=None) for d in rnn_derivations(act)
     )
-    done = _pdflatex(tmp_path, document(body, f"RNN ({act})"))
+    done = pdflatex(tmp_path, document(body, f"RNN ({act})"))
     assert done.returncode == 0, done.stdout[-2000:]
     assert "Overfull" not in (tmp_path / "doc.log").read_text()
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="no pdflatex installed")
 def test_the_compile_check_has_teeth(tmp_path):
-    assert _pdflatex(tmp_path, document(r"$\DiagMatrix(x)$", "broken")).returncode != 0
+    assert pdflatex(tmp_path, document(r"$\DiagMatrix(x)$", "broken")).returncode != 0
 
 
 def _atan_rnn(named_preactivation: bool):
@@ -232,7 +222,7 @@ def test_bounds_and_bracketed_arguments_compile_with_pdflatex(tmp_path):
     ]
     rows = " \\\\\n".join(f"&{latex(e)} &&{latex(e, bold=True)}" for e in exprs)
     body = "\\begin{align*}\n" + rows + "\n\\end{align*}\n"
-    done = _pdflatex(tmp_path, document(body, "Bounds"))
+    done = pdflatex(tmp_path, document(body, "Bounds"))
     assert done.returncode == 0, done.stdout[-2000:]
 
 

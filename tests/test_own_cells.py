@@ -7,11 +7,11 @@ papers' equations are the independent reference (float64, autograd).
 
 import json
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
 from example_cells import OWN
+from tex_build import pdflatex
 
 from numeric.bounds import evaluate_bound
 from numeric.cli import main
@@ -204,13 +204,7 @@ def test_derive_verifies_every_step_and_the_document_compiles(name, tmp_path, ca
     assert numeric_only == (name in ("mgu", "peephole_lstm")), chain
     if shutil.which("pdflatex") is None:
         pytest.skip("pdflatex not installed")
-    (tmp_path / "d.tex").write_text(tex)
-    done = subprocess.run(
-        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "d.tex"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
+    done = pdflatex(tmp_path, tex)
     assert done.returncode == 0, done.stdout[-2000:]
 
 

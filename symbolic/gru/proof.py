@@ -11,7 +11,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy.matrices.expressions import DiagMatrix
 
-from ..derivation import ChainClaim, Derivation, JacobianClaim, Notation, Partial, Step
+from ..derivation import Derivation, JacobianClaim, Partial, Step
 from ..gated import (
     ClosedFormClaim,
     display_sum,
@@ -21,7 +21,7 @@ from ..gated import (
     sigmoid_slope,
     slope_identities,
 )
-from ..generic import definition_steps
+from ..generic import chain_step, definition_steps
 from ..jacobians import derivative, step_jacobian_blocks
 from .cell import gru
 
@@ -101,12 +101,10 @@ def gru_jacobian_derivation(
             r"the closed form; $\operatorname{diag}(z_t)$ is the direct carry path",
             ClosedFormClaim(cell, dh, ref_dh, sizes),
         ),
-        Step(
-            Partial(h.xreplace(cell.at(_T)), h_prev.xreplace(cell.at(_k + 1))),
-            "=",
-            Notation(r"J_{T} J_{T-1} \cdots J_{k+1}", "J_T J_{T-1} ... J_{k+1}"),
+        chain_step(
+            cell,
             r"chain rule over time, $J_t = \partial h_t / \partial h_{t-1}$, latest step on the left",
-            ChainClaim(cell, exact=False),
+            exact=False,
         ),
     )
     return Derivation(

@@ -22,7 +22,6 @@ from sympy.matrices.expressions import DiagMatrix, HadamardProduct
 
 from ..activations import activation
 from ..derivation import (
-    ChainClaim,
     Derivation,
     EqualityClaim,
     JacobianClaim,
@@ -41,9 +40,8 @@ from ..gated import (
     sigmoid_slope,
     slope_identities,
 )
-from ..generic import definition_steps, full_state
+from ..generic import block_matrix_step, chain_step, definition_steps
 from ..jacobians import step_jacobian_blocks
-from ..printers import latex, text
 from .cell import lstm
 
 __all__ = ["carousel_derivation", "lstm_derivations", "lstm_jacobian_derivation"]
@@ -65,6 +63,7 @@ def lstm_jacobian_derivation(
 
     Examples
     --------
+    >>> from symbolic.printers import text
     >>> d = lstm_jacobian_derivation(sizes=(2,))
     >>> [text(s.lhs) for s in d.steps if s.rel == "="][2:4]
     ['dc_t/dc_{t-1}', 'dc_t/dh_{t-1}']
@@ -137,25 +136,11 @@ def lstm_jacobian_derivation(
             r"the closed form, with $\partial c_t/\partial h_{t-1}$ as above",
             ClosedFormClaim(cell, hh, ref_hh, sizes),
         ),
-        Step(
-            Notation("J_{t}", "J_t"),
-            ":=",
-            Notation(
-                r"\begin{bmatrix} "
-                + rf"{latex(Partial(h, h_prev))} & {latex(Partial(h, c_prev))} \\ "
-                + rf"{latex(Partial(c, h_prev))} & {latex(Partial(c, c_prev))}"
-                + r" \end{bmatrix}",
-                f"[[{text(Partial(h, h_prev))}, {text(Partial(h, c_prev))}], "
-                f"[{text(Partial(c, h_prev))}, {text(Partial(c, c_prev))}]]",
-            ),
-            r"the $2n \times 2n$ step Jacobian of the full state $s_t = [h_t; c_t]$",
+        block_matrix_step(
+            cell, r"the $2n \times 2n$ step Jacobian of the full state $s_t = [h_t; c_t]$"
         ),
-        Step(
-            Partial(full_state(cell, _T), full_state(cell, _k)),
-            "=",
-            Notation(r"J_{T} J_{T-1} \cdots J_{k+1}", "J_T J_{T-1} ... J_{k+1}"),
-            "chain rule over time on the full state, latest step on the left",
-            ChainClaim(cell, exact=False),
+        chain_step(
+            cell, "chain rule over time on the full state, latest step on the left", exact=False
         ),
     )
     return Derivation(
@@ -176,6 +161,7 @@ def carousel_derivation(sizes: tuple[int, ...] = (2, 3)) -> Derivation:
 
     Examples
     --------
+    >>> from symbolic.printers import text
     >>> d = carousel_derivation(sizes=(2,))
     >>> [text(d.steps[i].rhs) for i in (1, 3)]
     ['I', 'diag(f_t)']
@@ -264,13 +250,11 @@ def carousel_derivation(sizes: tuple[int, ...] = (2, 3)) -> Derivation:
             r"Without a forget gate the path is $I$, of norm exactly $1$",
             RangeClaim(activation("sigmoid").function, sp.Interval.open(0, 1)),
         ),
-        Step(
-            Partial(full_state(modern, _T), full_state(modern, _k)),
-            "=",
-            Notation(r"J_{T} J_{T-1} \cdots J_{k+1}", "J_T J_{T-1} ... J_{k+1}"),
+        chain_step(
+            modern,
             r"but the gradient follows the full state $s_t = [h_t; c_t]$, whose step "
             r"Jacobian $J_t$ has all four blocks",
-            ChainClaim(modern, exact=False),
+            exact=False,
         ),
         Step(
             full_cc,
