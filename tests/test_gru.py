@@ -9,7 +9,7 @@ from sympy.matrices.expressions import DiagMatrix
 
 from numeric.check import check_jacobian
 from numeric.compile import compile_cell
-from symbolic.explicit import exactly_equal, explicit, jacobian_mismatches
+from symbolic.explicit import entries, exactly_equal, explicit, jacobian_mismatches
 from symbolic.gru import GRU_VARIANTS, gru
 from symbolic.jacobians import step_jacobian_blocks
 
@@ -62,8 +62,7 @@ def test_the_variants_differ_only_in_where_r_sits():
     assert not exactly_equal(*new)
     # At n = 1 with b_hn = 0, r * (W_hn h) == W_hn * (r * h): the forms coincide.
     sizes = pytorch.with_sizes(n=1, m=1)
-    b_hn = sp.MatrixSymbol("b_{hn}", 1, 1)
-    zero_bias = {b_hn[0, 0]: 0}
+    zero_bias = {entries(sp.MatrixSymbol("b_{hn}", 1, 1))[0, 0]: 0}
     new = [
         explicit(c.new_state_symbols[0], sizes, c.definitions).xreplace(zero_bias)
         for c in (pytorch, textbook)

@@ -1,8 +1,7 @@
 """The Grid LSTM's block Jacobian checked exactly against SymPy's elementwise Jacobian.
 
 A :class:`BlockJacobianClaim` is a :class:`~symbolic.derivation.JacobianClaim`
-for one block of the 4 x 4 block Jacobian of a grid block, checked with a
-faster entrywise expansion.  With depth priority the depth LSTM reads the
+for one block of the 4 x 4 block Jacobian of a grid block.  With depth priority the depth LSTM reads the
 new ``h^T_{t,l}``; its blocks are checked against the elementwise Jacobians
 composed through ``h^T_{t,l}`` by the chain rule, using the priority
 dimension alone (:func:`priority_half`), since SymPy's elementwise Jacobian
@@ -12,16 +11,13 @@ of the fully inlined block takes minutes at size 2.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import sympy as sp
-from sympy.matrices.expressions import DiagMatrix, HadamardProduct
-from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from ..cells import Cell
 from ..derivation import JacobianClaim, Outcome
-from ..explicit import exactly_equal
+from ..explicit import elementwise_jacobian, exactly_equal, explicit
 from ..jacobians import step_jacobian_blocks
 from ..printers import text
 from .sequence_models import GridSequenceModel
@@ -68,65 +64,13 @@ def priority_half(model: GridSequenceModel, label: str = "D") -> Cell:
     )
 
 
-def _entrywise(expr: sp.Basic, sizes: dict, definitions: dict, cache: dict) -> sp.ImmutableMatrix:
-    """``expr`` as an explicit matrix, evaluated node by node with explicit operands.
-
-    Named vectors are inlined from ``definitions``; other symbols become their
-    entries.  Equal to :func:`symbolic.explicit.explicit`, without building
-    ``as_explicit`` of whole products (which costs tens of seconds here).
-    """
-    if expr in cache:
-        return cache[expr]
-    args = [
-        _entrywise(a, sizes, definitions, cache) for a in expr.args if isinstance(a, sp.MatrixExpr)
-    ]
-    if isinstance(expr, sp.MatrixSymbol):
-        if expr in definitions:
-            out = _entrywise(definitions[expr], sizes, definitions, cache)
-        else:
-            out = sp.ImmutableMatrix(expr.xreplace(sizes).as_explicit())
-    elif isinstance(expr, sp.MatMul):
-        scalar = sp.Mul(*(a for a in expr.args if not isinstance(a, sp.MatrixExpr)))
-        out = functools.reduce(lambda x, y: x * y, args) * scalar
-    elif isinstance(expr, sp.MatAdd):
-        out = functools.reduce(lambda x, y: x + y, args)
-    elif isinstance(expr, HadamardProduct):
-        out = functools.reduce(lambda x, y: x.multiply_elementwise(y), args)
-    elif isinstance(expr, DiagMatrix):
-        out = sp.diag(*args[0])
-    elif isinstance(expr, ElementwiseApplyFunction):
-        out = args[0].applyfunc(expr.function)
-    elif isinstance(expr, (sp.Identity, sp.ZeroMatrix)):
-        out = expr.xreplace(sizes).as_explicit()
-    else:
-        raise TypeError(f"no entrywise rule for {type(expr).__name__}")
-    cache[expr] = sp.ImmutableMatrix(out)
-    return cache[expr]
-
-
-def _atoms_as_symbols(*matrices: sp.MatrixBase) -> list[sp.MatrixBase]:
-    """Replace every ``exp(...)`` and ``tanh(...)`` by a symbol, the same on all sides.
-
-    A substitution preserves identities, so equality afterwards proves
-    equality before; it spares ``expand`` from splitting ``exp`` of sums.
-    """
-    atoms = set().union(*(m.atoms(sp.exp, sp.tanh) for m in matrices))
-    ordered = sorted(atoms, key=sp.default_sort_key)
-    rep = {a: sp.Symbol(f"atom{i}") for i, a in enumerate(ordered)}
-    return [m.xreplace(rep) for m in matrices]
-
-
-def _jacobian(f: sp.MatrixBase, v: sp.MatrixSymbol, subs: dict) -> sp.MatrixBase:
-    return f.jacobian(list(sp.Matrix(v.xreplace(subs).as_explicit())))
-
-
 @dataclass(frozen=True)
 class BlockJacobianClaim(JacobianClaim):
     """A block of the Grid LSTM's Jacobian, checked exactly against SymPy's elementwise one.
 
     Without ``through``: ``expr`` equals ``Matrix.jacobian`` of the block's
     output with every named vector inlined, as :class:`JacobianClaim`
-    checks, with a faster entrywise expansion (:func:`_entrywise`).  With
+    checks.  With
     ``through`` (the new ``h^T_{t,l}`` a priority dimension reads):
     ``expr`` equals ``J_half(wrt) + J_half(through) J(through, wrt)``, where
     ``J_half`` is the elementwise Jacobian of the priority dimension alone
@@ -146,17 +90,16 @@ class BlockJacobianClaim(JacobianClaim):
         defs = {k: v for k, v in full_defs.items() if not (composed and k == self.through)}
         for size in self.sizes:
             subs = {d: size for d in self.cell.dims}
-            cache: dict = {}
             if composed:
-                half = _entrywise(self.out, subs, self.half.definitions, {})
-                through = _entrywise(self.through, subs, full_defs, {})
-                reference = _jacobian(half, self.through, subs) * _jacobian(through, self.wrt, subs)
+                half = self.half.definitions
+                reference = elementwise_jacobian(
+                    self.out, self.through, subs, half
+                ) * elementwise_jacobian(self.through, self.wrt, subs, full_defs)
                 if self.wrt in self.half.state_symbols:
-                    reference += _jacobian(half, self.wrt, subs)
+                    reference += elementwise_jacobian(self.out, self.wrt, subs, half)
             else:
-                reference = _jacobian(_entrywise(self.out, subs, defs, cache), self.wrt, subs)
-            claimed = _entrywise(self.expr, subs, defs, cache)
-            if not exactly_equal(*_atoms_as_symbols(claimed, reference)):
+                reference = elementwise_jacobian(self.out, self.wrt, subs, defs)
+            if not exactly_equal(explicit(self.expr, subs, defs), reference):
                 return Outcome(
                     "exact", False, f"differs from the elementwise Jacobian at size {size}"
                 )

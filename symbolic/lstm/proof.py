@@ -191,10 +191,8 @@ def carousel_derivation(sizes: tuple[int, ...] = (2, 3)) -> Derivation:
         )
         for time in (1, 2)
     }
-    cc_of_product = sp.Matrix((J[2] * J[1]).as_explicit())[2:, 2:]
-    by_paths = sp.Matrix(
-        (blocks[2, "cc"] * blocks[1, "cc"] + blocks[2, "ch"] * blocks[1, "hc"]).as_explicit()
-    )
+    cc_of_product = explicit(J[2] * J[1], {})[2:, 2:]
+    by_paths = explicit(blocks[2, "cc"] * blocks[1, "cc"] + blocks[2, "ch"] * blocks[1, "hc"], {})
 
     def at(expr, time):
         return expr.xreplace(modern.at(time))
