@@ -5,6 +5,10 @@
 measure gradient flow in real or random weights.  User errors end in one
 line on stderr and exit code 2; a derivation whose checks fail is never
 printed as if it held (exit code 1).
+
+Starting is cheap: this module and the parsers import neither NumPy, SymPy,
+matplotlib nor torch, so ``--help`` and argument errors answer at once; each
+handler imports what its command runs.
 """
 
 from __future__ import annotations
@@ -12,17 +16,17 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from importlib.metadata import version
+from typing import TYPE_CHECKING
 
-from symbolic.activations import ACTIVATIONS
-from symbolic.derivation import Derivation
-from symbolic.latex import document, render
-
-from .cli_common import CELL_HELP, chosen_options, lookup
+from .cli_common import ACTIVATION_NAMES, CELL_HELP, chosen_options, lookup
 from .errors import GradproofInputError
 from .flow_cli import add_flow_parser, add_params_parser
 from .sweep_cli import add_sweep_parser
-from .verify import VerificationReport, verify
+
+if TYPE_CHECKING:
+    from symbolic.derivation import Derivation
+
+    from .verify import VerificationReport
 
 __all__ = ["main"]
 
@@ -34,20 +38,31 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+class _Version(argparse.Action):
+    """``--version``, looked up only when asked for (package metadata is slow to scan)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from importlib.metadata import version
+
+        print(f"gradproof {version('gradproof')}")
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="gradproof",
         description="Machine-checked derivations of vanishing and exploding gradients in "
         "recurrent networks: derive, measure, report.",
     )
-    parser.add_argument("--version", action="version", version=f"gradproof {version('gradproof')}")
+    parser.add_argument("--version", action=_Version, help="show the version and exit")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     derive = commands.add_parser("derive", help="print a verified derivation")
     derive.add_argument("cell", help=CELL_HELP)
-    derive.add_argument(
-        "--activation", help=f"rnn: nonlinearity ({', '.join(sorted(ACTIVATIONS))})"
-    )
+    derive.add_argument("--activation", help=f"rnn: nonlinearity ({', '.join(ACTIVATION_NAMES)})")
     derive.add_argument(
         "--variant",
         help="lstm: pytorch (default) or no_forget; gru: pytorch (default) or textbook; "
@@ -72,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def verified(derivations: Sequence[Derivation]) -> list[VerificationReport]:
     """Verify every derivation; raise if any check fails."""
+    from .verify import verify
+
     reports = [verify(d) for d in derivations]
     failures = [f"{r.derivation.title}: {line}" for r in reports for line in r.failures()]
     if failures:
@@ -89,6 +106,8 @@ def run_derive(args: argparse.Namespace) -> int:
         raise GradproofInputError("--standalone needs --format latex")
     fam = lookup(args.cell)
     options = chosen_options(fam, args)
+    from symbolic.latex import document, render
+
     try:
         derivations = fam.derive(**options)
     except ValueError as exc:  # a combination of options the family refuses

@@ -3,26 +3,38 @@
 A cell on the command line is a registered family (``rnn``, ``lstm``,
 ``gru``, ``gridlstm``) or a user's cell as ``path/to/file.py:function`` or
 ``package.module:function``; both go through :func:`symbolic.registry.family`.
+
+This module is imported by ``gradproof --help``, so it imports neither NumPy
+nor SymPy at module level: the registry lists its names without importing a
+family, and what help texts list besides (:data:`ACTIVATION_NAMES`,
+:data:`INITS`) is spelled out here, kept equal to its source by the tests.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from symbolic.cells import Cell
 from symbolic.registry import CellFamily, family, family_names
 
-from .compile import compile_cell
 from .errors import GradproofInputError
-from .weights import INITS, cell_sizes, random_params, random_state_dict, torch_weights
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from symbolic.cells import Cell
+
+    from .compile import CompiledCell
 
 __all__ = [
+    "ACTIVATION_NAMES",
     "CELL_HELP",
     "CELL_OPTIONS",
     "DEFAULT_RANDOM",
+    "INITS",
     "add_cell_arguments",
+    "check_numbers",
     "chosen_options",
     "compiled",
     "flags_describe",
@@ -30,6 +42,11 @@ __all__ = [
     "parse_sizes",
     "random_weights",
 ]
+
+#: Names of :data:`symbolic.activations.ACTIVATIONS`, sorted (for help texts).
+ACTIVATION_NAMES = ("identity", "relu", "sigmoid", "tanh")
+#: :data:`numeric.weights.INITS`: how a random recurrent matrix is drawn.
+INITS = ("gaussian", "orthogonal")
 
 #: Options a family may take (argparse attribute names).
 CELL_OPTIONS = ("activation", "variant", "output_form", "priority")
@@ -119,10 +136,43 @@ def parse_sizes(pairs: list[str] | None) -> dict[str, int]:
     return sizes
 
 
+def check_numbers(args: argparse.Namespace) -> None:
+    """Refuse sizes, steps, seeds and scales out of range, before the cell is looked up.
+
+    The same checks (and words) as where the numbers are used
+    (:func:`numeric.weights.random_state_dict`, :func:`numeric.weights.random_inputs`,
+    :func:`numeric.gridlstm.random_grid_weights`), made first so that a typo
+    is answered at once, not after SymPy has been imported and a cell built.
+
+    Examples
+    --------
+    >>> check_numbers(argparse.Namespace(steps=5, scale=None))
+    >>> check_numbers(argparse.Namespace(steps=-3))
+    Traceback (most recent call last):
+    ...
+    numeric.errors.GradproofInputError: --steps must be a positive integer, got -3
+    """
+    for name in ("steps", "hidden", "input", "layers"):
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            raise GradproofInputError(f"--{name} must be a positive integer, got {value}")
+    scale = getattr(args, "scale", None)
+    if scale is not None and not (math.isfinite(scale) and scale > 0):
+        raise GradproofInputError(f"--scale must be a positive number, got {scale}")
+    seed = getattr(args, "seed", None)
+    if seed is not None and seed < 0:
+        raise GradproofInputError(f"--seed must be a non-negative integer, got {seed}")
+    seeds = getattr(args, "seeds", None)
+    if seeds is not None and seeds < 1:
+        raise GradproofInputError(f"--seeds must be at least 1, got {seeds}")
+
+
 def random_weights(
     fam: CellFamily, cell: Cell, args: argparse.Namespace, scale: float, seed: int
 ) -> dict[str, np.ndarray]:
     """Random parameters: PyTorch-shaped for a family with a layout, else by name."""
+    from .weights import random_params, random_state_dict, torch_weights
+
     if fam.layout is None:
         torch_only = [f"--{k}" for k in ("hidden", "input", "init") if getattr(args, k) is not None]
         if torch_only:
@@ -143,8 +193,11 @@ def random_weights(
     return torch_weights(state, fam.name).params
 
 
-def compiled(cell: Cell, params: dict[str, np.ndarray]):
+def compiled(cell: Cell, params: dict[str, np.ndarray]) -> CompiledCell:
     """The cell compiled at the sizes its weights fix; every size must be fixed."""
+    from .compile import compile_cell
+    from .weights import cell_sizes
+
     try:
         model = compile_cell(cell, **cell_sizes(cell, params))
         model.input_size  # noqa: B018 - compiling is lazy; this checks every size is known

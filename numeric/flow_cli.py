@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from symbolic.cells import Cell
 from symbolic.registry import CellFamily, load_entry_point
 
-from .bounds import evaluate_bound, log10_bound, verdict
 from .cli_common import (
     CELL_HELP,
     DEFAULT_RANDOM,
     add_cell_arguments,
+    check_numbers,
     chosen_options,
     compiled,
     flags_describe,
@@ -34,10 +32,11 @@ from .cli_common import (
     random_weights,
 )
 from .errors import GradproofInputError
-from .flow import gradient_flow, json_floats
-from .loading import load_inputs, load_state0, load_state_dict
-from .plots import check_plot_path, plot_flow
-from .weights import named_params, param_shapes, random_inputs, torch_weights
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from symbolic.cells import Cell
 
 __all__ = ["add_flow_parser", "add_params_parser"]
 
@@ -139,6 +138,8 @@ def run_params(args: argparse.Namespace) -> int:
             print(f"  {name} = {parts}")
         return 0
     print(f"cell {args.cell} ({cell.title}): a .npz (or .pt) keyed by parameter name")
+    from .weights import param_shapes
+
     shapes = param_shapes(cell)
     width = max((len(k) for k in shapes), default=0)
     for name, shape in shapes.items():
@@ -151,6 +152,9 @@ def run_params(args: argparse.Namespace) -> int:
 
 
 def _weights(fam: CellFamily, cell: Cell, args: argparse.Namespace) -> dict[str, np.ndarray]:
+    from .loading import load_state_dict
+    from .weights import named_params, torch_weights
+
     if args.weights is None:
         if args.layer is not None:
             raise GradproofInputError("--layer selects a layer of --weights; pass --weights too")
@@ -178,6 +182,7 @@ def _weights(fam: CellFamily, cell: Cell, args: argparse.Namespace) -> dict[str,
 
 def run_flow(args: argparse.Namespace) -> int:
     """Handler of ``gradproof flow``; returns the exit code."""
+    check_numbers(args)
     fam = lookup(args.cell)
     if fam.flow is not None:
         report, shown = load_entry_point(fam.flow)(args)
@@ -188,6 +193,14 @@ def run_flow(args: argparse.Namespace) -> int:
         verb, pronoun = ("applies", "it") if len(grid_only) == 1 else ("apply", "them")
         raise GradproofInputError(f"{', '.join(grid_only)} {verb} only to gridlstm; drop {pronoun}")
     cell = fam.build(**chosen_options(fam, args))
+    import numpy as np
+
+    from .bounds import evaluate_bound, log10_bound, verdict
+    from .flow import gradient_flow, json_floats
+    from .loading import load_inputs, load_state0
+    from .plots import check_plot_path, plot_flow
+    from .weights import random_inputs
+
     args.steps = 100 if args.steps is None else args.steps
     if args.plot:
         check_plot_path(args.plot)

@@ -6,6 +6,9 @@ no timestamp (PDF ``CreationDate``, SVG ``Date``) and SVG ids use a fixed
 salt, so the same data always gives the same bytes.  A file is written to a
 temporary name beside the target and moved into place, so a failed run
 leaves nothing behind.
+
+matplotlib is imported by the functions that draw, not with this module:
+:func:`check_plot_path` runs before any work, in commands that may not draw.
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import matplotlib
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from .errors import GradproofInputError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["PLOT_FORMATS", "check_plot_path", "plot_flow", "plot_sweep", "save_figure"]
 
@@ -55,11 +59,15 @@ def save_figure(fig: Figure, path: str | os.PathLike) -> None:
     Examples
     --------
     >>> import pathlib
+    >>> from matplotlib.figure import Figure
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "empty.png"
     >>> save_figure(Figure(), path)
     >>> path.read_bytes()[:4]
     b'\\x89PNG'
     """
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     fmt = check_plot_path(path)
     path = os.fspath(path)
     FigureCanvasAgg(fig)
@@ -100,6 +108,8 @@ def plot_flow(
     >>> b"<svg" in path.read_bytes()
     True
     """
+    from matplotlib.figure import Figure
+
     k = np.arange(1, len(log10_norm) + 1)
     fig = Figure(figsize=(6.0, 4.0), layout="constrained")
     ax = fig.add_subplot()
@@ -141,6 +151,8 @@ def plot_sweep(
     >>> path.read_bytes()[:5]
     b'%PDF-'
     """
+    from matplotlib.figure import Figure
+
     x = np.asarray(gamma_sigma_max, dtype=float)
     rates = np.asarray(rates, dtype=float)
     fig = Figure(figsize=(6.0, 4.0), layout="constrained")

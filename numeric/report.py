@@ -4,20 +4,33 @@ Everything is built in a scratch folder beside the output folder and moved
 into place only when complete, so a failure leaves no half-written files.
 The PDF is compiled with ``latexmk`` (or ``pdflatex``) when one is on PATH,
 with ``SOURCE_DATE_EPOCH`` fixed so that the same inputs give the same bytes.
+
+The work is shared out over the machine's cores: while this process derives,
+verifies and renders the sections in order (each derivation verified once),
+the figures are measured and drawn by worker processes, one task per section
+(so a cell two figures share is compiled once).  A worker is a fresh Python
+process with one BLAS thread: the figures multiply many small matrices, where
+BLAS threads only contend for the cores.  A figure depends on nothing but its
+seed, so where it is drawn changes no byte; the document is assembled in
+order.  On a single core, and for figure functions that cannot be sent to
+another process (a local function), figures are drawn here, in order.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pickle
 import shutil
 import subprocess
+import sys
 import tempfile
-from collections.abc import Callable, Sequence
+import traceback
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from symbolic.activations import activation
 from symbolic.derivation import Derivation
@@ -28,13 +41,21 @@ from symbolic.rnn import elman_rnn
 from .bounds import log10_bound
 from .errors import GradproofInputError
 from .flow import gradient_flow
-from .gated_flow import plot_gated_flow
-from .gridlstm.figures import compare_depth_flow, plot_depth_flow
 from .plots import plot_sweep, save_figure
 from .sweep import crossing, decay_rates
 from .verify import verify
 
-__all__ = ["Section", "SECTIONS", "write_report", "plot_rnn_flow"]
+__all__ = [
+    "SECTIONS",
+    "Section",
+    "draw_figures",
+    "plot_gated",
+    "plot_grid_depth",
+    "plot_rnn_flow",
+    "plot_rnn_sweep",
+    "report_tex",
+    "write_report",
+]
 
 #: Seed of every random quantity in the report.
 SEED = 0
@@ -45,7 +66,8 @@ class Section:
     """One part of the report: derivations to verify and figures to draw.
 
     ``figures`` maps a file name to a function that draws it and returns
-    its caption.
+    its caption; a module-level function, so that a worker process can run
+    it (any other is run in the building process).
     """
 
     title: str
@@ -58,6 +80,8 @@ def plot_rnn_flow(path: Path, hidden: int = 32, steps: int = 60) -> str:
 
     ``sigma_max(W)`` is set below, at and above ``1/gamma``; returns the caption.
     """
+    from matplotlib.figure import Figure
+
     gamma = float(activation("tanh").gamma)
     rng = np.random.default_rng(SEED)
     # An orthogonal W has every singular value equal to sigma_max, so in the
@@ -117,8 +141,20 @@ def plot_rnn_sweep(path: Path, hidden: int = 32, steps: int = 200, seeds: int = 
     )
 
 
+def plot_gated(path: Path) -> str:
+    """Measured flow of the tanh RNN, the LSTMs and the GRU on matched weights.
+
+    :func:`numeric.gated_flow.plot_gated_flow` at its defaults; returns the caption.
+    """
+    from .gated_flow import plot_gated_flow  # matplotlib: where the figure is drawn
+
+    return plot_gated_flow(path)
+
+
 def plot_grid_depth(path: Path, hidden: int = 16, layers: int = 8, steps: int = 20) -> str:
     """Gradient flow over the (t, l) grid: Grid LSTM, stacked LSTM, stacked tanh RNN."""
+    from .gridlstm.figures import compare_depth_flow, plot_depth_flow
+
     maps = compare_depth_flow(hidden, 4, layers, steps, scale=1.0, seed=SEED)
     plot_depth_flow(path, maps, f"hidden {hidden}, {layers} layers, T = {steps}, weight scale 1")
     slopes = ", ".join(f"{name} {m.depth_slope:.3f}" for name, m in maps.items())
@@ -141,7 +177,7 @@ SECTIONS: list[Section] = [
     Section(
         "Why gated cells help: LSTM and GRU",
         lambda: family("lstm").derive(variant="pytorch") + family("gru").derive(variant="pytorch"),
-        (("gated_flow.pdf", plot_gated_flow),),
+        (("gated_flow.pdf", plot_gated),),
     ),
     Section(
         "Q2: the 2D Grid LSTM along time and depth",
@@ -162,10 +198,155 @@ def _figure_tex(name: str, caption: str) -> str:
     )
 
 
+def draw_figures(folder: Path, figures: Sequence[tuple[str, Callable[[Path], str]]]) -> list[str]:
+    """Draw each ``(name, draw)`` of ``figures`` into ``folder``, in order; return the captions.
+
+    What a worker process runs for one section.
+
+    Examples
+    --------
+    >>> draw_figures(Path("."), [("a.pdf", lambda path: f"caption of {path.name}")])
+    ['caption of a.pdf']
+    """
+    return [draw(folder / name) for name, draw in figures]
+
+
+#: Environment of worker processes: one BLAS (OpenBLAS, MKL, OpenMP) thread each.
+_ONE_THREAD = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")
+
+#: What a worker runs: read the parent's ``sys.path``, then serve figure tasks.
+#: Ctrl-C is the parent's to handle: it stops its workers.
+_WORKER = (
+    "import pickle, signal, sys\n"
+    "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+    "sys.path[:] = pickle.load(sys.stdin.buffer)\n"
+    "from numeric.report import _serve_figures\n"
+    "_serve_figures()\n"
+)
+
+
+def _cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _sendable(figures: Sequence[tuple[str, Callable[[Path], str]]]) -> bool:
+    """Whether the figure functions can be sent to a worker (module-level functions)."""
+    try:
+        pickle.dumps(tuple(figures))
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return False
+    return True
+
+
+def _serve_figures() -> None:
+    """Worker side: draw each task of stdin in order, answering each on stdout at once.
+
+    A task is ``(folder, figures)``; the answer ``(True, captions)`` or
+    ``(False, exception, traceback text)``.  Whatever else writes to stdout
+    (nothing should) is sent to stderr, so it cannot corrupt the answers.
+    """
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    tasks = pickle.load(sys.stdin.buffer)
+    for folder, figures in tasks:
+        try:
+            answer = (True, draw_figures(folder, figures))
+        except Exception as exc:  # sent back and raised where the report is built
+            trace = "".join(traceback.format_exception(exc))
+            try:
+                pickle.dumps(exc)
+            except Exception:  # an exception that cannot travel: its words can
+                exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+            answer = (False, exc, trace)
+        pickle.dump(answer, answers)
+        answers.flush()
+
+
+class _RemoteTraceback(Exception):
+    """The traceback of an exception raised in a worker, shown as its cause."""
+
+
+class _FigureWorker:
+    """A child Python process drawing figure tasks in order (see :func:`_serve_figures`).
+
+    Started fresh (not forked, and without importing the caller's
+    ``__main__``), so nothing of this process's state reaches it but
+    ``sys.path``; one BLAS thread unless the environment says otherwise.
+    Answers are read in the order the tasks were given.
+    """
+
+    def __init__(self, tasks: list[tuple[Path, tuple]]) -> None:
+        env = dict(os.environ)
+        for name in _ONE_THREAD:
+            env.setdefault(name, "1")
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+        )
+        self.unanswered = len(tasks)
+        with self.process.stdin:
+            pickle.dump(sys.path, self.process.stdin)
+            pickle.dump(tasks, self.process.stdin)
+
+    def next_answer(self) -> list[str]:
+        """The captions of the next task; its exception, raised here, if it failed."""
+        try:
+            answer = pickle.load(self.process.stdout)
+        except EOFError:
+            code = self.process.wait()
+            raise RuntimeError(f"a figure worker process ended early (exit code {code})") from None
+        self.unanswered -= 1
+        if answer[0]:
+            return answer[1]
+        _, exc, trace = answer
+        raise exc from _RemoteTraceback(f"in the worker process:\n{trace}")
+
+    def close(self) -> None:
+        """Wait for the worker to exit; stop it first if it still has figures to draw."""
+        if self.unanswered:
+            self.process.kill()
+        self.process.stdout.close()
+        self.process.wait()
+
+
+@contextlib.contextmanager
+def _figure_workers(
+    folder: Path, progress: Callable[[str], None]
+) -> Iterator[dict[int, Callable[[], list[str]]]]:
+    """Start every section's figures in worker processes; yield index -> captions getter.
+
+    One task per section, given out round-robin to one worker per spare core;
+    sections left out (all of them on one core, or figure functions that
+    cannot be sent) draw their figures in this process.  On leaving, workers
+    still running are stopped, so that nothing writes into ``folder`` after
+    it is removed.
+    """
+    sections = [i for i, s in enumerate(SECTIONS) if s.figures and _sendable(s.figures)]
+    count = min(len(sections), _cores() - 1) if sys.executable else 0
+    if count < 1:
+        yield {}
+        return
+    for i in sections:
+        for name, _ in SECTIONS[i].figures:
+            progress(f"measuring: {name} (in a worker process)")
+    workers = []
+    try:
+        for w in range(count):
+            tasks = [(folder, tuple(SECTIONS[i].figures)) for i in sections[w::count]]
+            workers.append(_FigureWorker(tasks))
+        yield {i: workers[k % count].next_answer for k, i in enumerate(sections)}
+    finally:
+        for worker in workers:
+            worker.close()
+
+
 def report_tex(folder: Path, progress: Callable[[str], None] = lambda line: None) -> str:
     """Verify every derivation, draw every figure into ``folder``, return the LaTeX.
 
     ``progress`` receives one line per derivation and figure, as work starts.
+    Every derivation is verified once, here, section after section; figures
+    drawn by worker processes meanwhile are collected at the end.
     """
     parts = [
         "Every displayed step below was checked by the computer when this report was built: "
@@ -173,17 +354,30 @@ def report_tex(folder: Path, progress: Callable[[str], None] = lambda line: None
         "small concrete sizes, \\emph{numeric} a check of the compiled expressions at random points "
         "(central differences along random directions, or the inequality at sampled weights).\n"
     ]
-    for section in SECTIONS:
-        parts.append(f"\\part*{{{tex_text(section.title)}}}\n")
-        for derivation in section.derivations():
-            progress(f"verifying: {derivation.title}")
-            result = verify(derivation, seed=SEED)
-            if not result.passed:
-                raise RuntimeError(f"{derivation.title}: {'; '.join(result.failures())}")
-            parts.append(render(derivation, "latex", marks=result.marks))
-        for name, draw in section.figures:
-            progress(f"measuring: {name}")
-            parts.append(_figure_tex(name, draw(folder / name)))
+    with _figure_workers(folder, progress) as drawing:
+        sections, captions = [], {}
+        for i, section in enumerate(SECTIONS):
+            rendered = [f"\\part*{{{tex_text(section.title)}}}\n"]
+            for derivation in section.derivations():
+                progress(f"verifying: {derivation.title}")
+                result = verify(derivation, seed=SEED)
+                if not result.passed:
+                    raise RuntimeError(f"{derivation.title}: {'; '.join(result.failures())}")
+                rendered.append(render(derivation, "latex", marks=result.marks))
+            sections.append(rendered)
+            if i not in drawing:
+                captions[i] = []
+                for name, draw in section.figures:
+                    progress(f"measuring: {name}")
+                    captions[i].append(draw(folder / name))
+        for i, answer in drawing.items():
+            captions[i] = answer()
+    for i, (section, rendered) in enumerate(zip(SECTIONS, sections, strict=True)):
+        parts += rendered
+        parts += [
+            _figure_tex(name, caption)
+            for (name, _), caption in zip(section.figures, captions[i], strict=True)
+        ]
     return document("\n".join(parts), "gradproof: gradients in recurrent networks, checked")
 
 

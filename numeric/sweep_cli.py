@@ -12,13 +12,12 @@ import argparse
 import json
 import math
 import sys
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from .bounds import evaluate_bound
 from .cli_common import (
     DEFAULT_RANDOM,
     add_cell_arguments,
+    check_numbers,
     chosen_options,
     compiled,
     lookup,
@@ -26,9 +25,9 @@ from .cli_common import (
     random_weights,
 )
 from .errors import GradproofInputError
-from .flow import json_floats
-from .plots import check_plot_path, plot_sweep
-from .sweep import crossing, decay_rates
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["add_sweep_parser", "parse_scales"]
 
@@ -43,6 +42,8 @@ def parse_scales(text: str) -> np.ndarray:
     >>> parse_scales("0.9,1.1")
     array([0.9, 1.1])
     """
+    import numpy as np
+
     try:
         if ":" in text:
             start, stop, count = text.split(":")
@@ -95,17 +96,23 @@ def add_sweep_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
 
 def run_sweep(args: argparse.Namespace) -> int:
     """Handler of ``gradproof sweep``; returns the exit code."""
+    check_numbers(args)
     fam = lookup(args.cell)
     cell = fam.build(**chosen_options(fam, args)) if fam.flow is None else None
     if cell is None or cell.bound is None:
         raise GradproofInputError(
             f"sweep sets the decay rate against a cell's step bound; {args.cell} declares none"
         )
+    import numpy as np
+
+    from .bounds import evaluate_bound
+    from .flow import json_floats
+    from .plots import check_plot_path, plot_sweep
+    from .sweep import crossing, decay_rates
+
     if args.plot:
         check_plot_path(args.plot)
     scales = parse_scales(args.scales)
-    if args.seeds < 1:
-        raise GradproofInputError(f"--seeds must be at least 1, got {args.seeds}")
     draws = [
         [random_weights(fam, cell, args, s, seed) for seed in range(args.seeds)] for s in scales
     ]

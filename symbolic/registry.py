@@ -23,9 +23,10 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .cells import Cell
+if TYPE_CHECKING:  # imported where needed: listing names must not import SymPy
+    from .cells import Cell
 
 __all__ = ["CellFamily", "TorchLayout", "family", "family_names", "load_entry_point", "register"]
 
@@ -269,6 +270,8 @@ def family(spec: str) -> CellFamily:
         raise
     except Exception as exc:  # the user's code: report it, do not crash
         raise ValueError(f"{spec} failed: {type(exc).__name__}: {exc}") from exc
+    from .cells import Cell
+
     if not isinstance(cell, Cell):
         raise ValueError(f"{spec} returned {type(cell).__name__}, not a Cell")
     return CellFamily(name=spec, build=lambda: cell, summary=cell.title)

@@ -104,3 +104,80 @@ def test_version_and_help_answer(capsys):
     out = capsys.readouterr().out
     assert out.startswith(f"gradproof {version('gradproof')}\n")
     assert "``" not in out and "Machine-checked derivations" in out
+
+
+HEAVY = ("numpy", "sympy", "matplotlib", "torch")
+
+
+def _imported_after(code):
+    """The heavy modules imported by running ``code`` in a fresh interpreter."""
+    probe = (
+        "import sys\n"
+        f"{code}\n"
+        f"print('imported:' + ','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    last = done.stdout.splitlines()[-1]
+    assert last.startswith("imported:"), done.stdout
+    return set(filter(None, last.removeprefix("imported:").split(",")))
+
+
+def test_importing_the_cli_imports_no_heavy_module():
+    assert _imported_after("import numeric.cli") == set()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["derive", "--help"],
+        ["flow", "--help"],
+        ["--version"],
+        ["derive", "nosuchcell"],
+        ["flow", "rnn", "--steps", "-3"],
+        ["sweep", "rnn", "--seeds", "0"],
+        ["flow", "gridlstm", "--hidden", "0"],
+        ["params", "no_colon"],
+    ],
+)
+def test_help_and_argument_errors_import_no_heavy_module(argv):
+    code = (
+        "from numeric.cli import main\n"
+        "try:\n"
+        f"    code = main({argv!r})\n"
+        "except SystemExit as exit_:\n"
+        "    code = exit_.code\n"
+        "assert code in (0, 2), code"
+    )
+    assert _imported_after(code) == set()
+
+
+def test_flow_without_plot_or_pt_file_imports_neither_matplotlib_nor_torch():
+    code = (
+        "from numeric.cli import main\n"
+        "assert main(['flow', 'rnn', '--hidden', '2', '--steps', '3', '--json']) == 0"
+    )
+    assert _imported_after(code) == {"numpy", "sympy"}
+
+
+def test_names_in_help_texts_are_the_registries():
+    from numeric.cli_common import ACTIVATION_NAMES, INITS
+    from numeric.weights import INITS as WEIGHT_INITS
+    from symbolic.activations import ACTIVATIONS
+
+    assert ACTIVATION_NAMES == tuple(sorted(ACTIVATIONS))
+    assert INITS == WEIGHT_INITS
+
+
+def test_the_numeric_package_exports_resolve_on_first_use():
+    import importlib
+
+    import numeric
+
+    for name in numeric.__all__:
+        assert getattr(numeric, name) is not None, name
+    importlib.import_module("numeric.verify")
+    from numeric import verify
+
+    assert callable(verify) and verify.__module__ == "numeric.verify"

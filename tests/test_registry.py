@@ -1,5 +1,8 @@
 """One registry: built-in families and a user's ``file.py:function`` through the same door."""
 
+import subprocess
+import sys
+
 import pytest
 
 from symbolic import Cell, CellFamily, family, family_names, register
@@ -100,3 +103,34 @@ def test_options_are_validated_with_their_defaults():
         fam.resolve({"variant": "nope"})
     with pytest.raises(ValueError, match="--activation does not apply to gru"):
         fam.resolve({"activation": "tanh"})
+
+
+def test_listing_and_refusing_names_imports_no_sympy():
+    probe = (
+        "import sys\n"
+        "from symbolic.registry import family, family_names\n"
+        "assert family_names() == ['gridlstm', 'gru', 'lstm', 'rnn']\n"
+        "try:\n"
+        "    family('nosuchcell')\n"
+        "except ValueError:\n"
+        "    pass\n"
+        "print('sympy' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
+def test_the_package_exports_resolve_on_first_use():
+    import importlib
+
+    import symbolic
+
+    for name in symbolic.__all__:
+        assert getattr(symbolic, name) is not None, name
+    # importing the module symbolic.latex leaves symbolic.latex the printer, as it was
+    module = importlib.import_module("symbolic.latex")
+    from symbolic import latex
+
+    assert callable(latex) and latex.__module__ == "symbolic.printers"
+    assert module.render is symbolic.render

@@ -20,14 +20,34 @@ def test_report_without_latex_engine_writes_tex_and_says_so(tmp_path, monkeypatc
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="no pdflatex installed")
-def test_report_pdf_is_written_and_byte_identical_across_runs(tmp_path):
-    for name in ("a", "b"):
-        assert main(["report", "--out", str(tmp_path / name)]) == 0
+def test_report_pdf_is_written_and_byte_identical_across_runs(tmp_path, monkeypatch):
+    # run a draws the figures in worker processes (two cores or more), run b here
+    monkeypatch.setattr(report, "_cores", lambda: 2)
+    assert main(["report", "--out", str(tmp_path / "a")]) == 0
+    monkeypatch.setattr(report, "_cores", lambda: 1)
+    assert main(["report", "--out", str(tmp_path / "b")]) == 0
     figures = [name for section in report.SECTIONS for name, _ in section.figures]
     for product in ("report.tex", "report.pdf", *figures):
         assert (tmp_path / "a" / product).read_bytes() == (tmp_path / "b" / product).read_bytes(), (
             product
         )
+
+
+def broken_in_a_worker(path):
+    """A figure that fails; module-level, so that a worker process can run it."""
+    raise GradproofInputError("figure failed")
+
+
+def test_a_figure_failing_in_a_worker_is_raised_here_and_leaves_no_output(tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "_cores", lambda: 2)
+    monkeypatch.setattr(
+        report, "SECTIONS", [report.Section("s", lambda: (), (("f.pdf", broken_in_a_worker),))]
+    )
+    lines = []
+    with pytest.raises(GradproofInputError, match="figure failed"):
+        report.write_report(tmp_path / "r", lines.append)
+    assert lines == ["measuring: f.pdf (in a worker process)"]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_out_that_is_a_file_is_refused_without_writing(tmp_path, capsys):

@@ -20,7 +20,6 @@ from ..loading import load_inputs
 from ..plots import check_plot_path
 from ..weights import random_inputs
 from .compiled import compile_grid
-from .figures import plot_depth_flow
 from .flows import depth_flow_map, time_flow
 from .models import grid_model
 from .weight_files import load_grid_weights, random_grid_weights
@@ -109,6 +108,8 @@ def run_gridlstm_flow(args: argparse.Namespace) -> dict:
     d = weights.hidden
     depth_rate = depth.depth_slope
     if getattr(args, "plot", None):
+        from .figures import plot_depth_flow  # matplotlib: only when drawing
+
         plot_depth_flow(
             args.plot,
             {model.cell.title: depth},
