@@ -24,7 +24,7 @@ def _setup(name="gridlstm", **options):
     [
         ("gridlstm", {}),
         ("gridlstm", {"output_form": "standard", "priority": "depth"}),
-        ("gridlstm", {"variant": "seed"}),
+        ("gridlstm", {"variant": "stacked"}),
         ("stacked-lstm", {}),
         ("stacked-rnn", {}),
     ],

@@ -17,7 +17,7 @@ from symbolic.gridlstm.derivations import (
     grid_derivations,
     jacobian_derivation,
 )
-from symbolic.gridlstm.sequence_models import grid_lstm_2d
+from symbolic.gridlstm.sequence_models import grid_lstm_2d, resolve_options
 from symbolic.jacobians import derivative
 from symbolic.latex import render
 
@@ -25,8 +25,8 @@ OPTIONS = [
     ("paper", "paper", "none"),
     ("paper", "standard", "none"),
     ("paper", "paper", "depth"),
-    ("seed", "standard", "depth"),
-    ("seed", "paper", "depth"),
+    ("stacked", "standard", "depth"),
+    ("stacked", None, None),
 ]
 
 
@@ -43,7 +43,9 @@ def test_renderings_state_the_output_form_and_leak_no_sympy_internals(variant, f
             assert "Output form: h' = " in render(derivation, "text")
     # the form named is the form used
     text = render(equations_derivation(variant, form, priority), "text")
-    assert ("tanh(g^{o,T}_{t,l} ⊙ m^{T}_{t,l})" in text) == (form == "paper")
+    used = resolve_options(variant, form, priority)[1]
+    assert ("tanh(g^{o,T}_{t,l} ⊙ m^{T}_{t,l})" in text) == (used == "paper")
+    assert ("g^{o,T}_{t,l} ⊙ tanh(m^{T}_{t,l})" in text) == (used == "standard")
 
 
 def test_equations_cover_every_gate_memory_and_hidden_vector_along_time_and_depth():
@@ -62,10 +64,14 @@ def test_equations_cover_every_gate_memory_and_hidden_vector_along_time_and_dept
     assert names == {"W^{TT}_{f,l}", "W^{TD}_{f,l}", "h^{T}_{t-1,l}", "h^{D}_{t,l-1}"}
 
 
-def test_seed_rendering_states_its_assumptions():
-    d = equations_derivation("seed")
+def test_stacked_rendering_says_what_the_reading_is_and_states_its_assumptions():
+    d = equations_derivation("stacked")
     notes = " ".join(d.notes)
     for phrase in (
+        "Stacked reading:",
+        "as in a stacked LSTM",
+        "course answer",
+        "Kalchbrenner, Danihelka and Graves 2016, Sec. 3",
         "m^{D}_{t,l-1}",
         "depth priority",
         "h^{D}_{t,0} = m^{D}_{t,0} = P x_{t}",
@@ -83,7 +89,28 @@ def test_seed_rendering_states_its_assumptions():
         "depth biases",
         "bottom boundary $m^{D}_{t,0}$",
     ]
-    assert all("(paper) vs" in n and n.endswith("(seed)") for n in comparison.notes)
+    assert all("(paper) vs" in n and n.endswith("(stacked reading)") for n in comparison.notes)
+    assert "as in a stacked LSTM" in comparison.intro and "Sec. 3" in comparison.intro
+
+
+def test_the_comparison_lists_the_output_form_the_stacked_equations_use():
+    # The stacked reading's equations and its side of the comparison agree.
+    text = render(equations_derivation("stacked"), "text")
+    comparison = render(comparison_derivation(), "text")
+    assert "h^{T}_{t,l} := g^{o,T}_{t,l} ⊙ tanh(m^{T}_{t,l})" in text
+    assert "h^{T}_{t,l} := g^{o,T}_{t,l} ⊙ tanh(m^{T}_{t,l})    [stacked reading" in comparison
+    assert "vs output gate * tanh(new memory) (stacked reading)" in comparison
+
+
+@pytest.mark.parametrize("variant", ["stacked", "seed"])
+def test_a_conflicting_output_form_is_refused_in_one_line(variant):
+    with pytest.raises(ValueError) as err:
+        grid_derivations(variant, "paper")
+    assert str(err.value) == (
+        "variant stacked uses output form standard; drop --output-form or choose variant paper"
+    )
+    # teeth: the same request for the paper variant is a valid model
+    assert grid_derivations("paper", "paper")
 
 
 def test_constant_error_carousels_are_isolated_and_named():

@@ -9,8 +9,8 @@ from symbolic.gridlstm.description import Difference, describe, differences
 from symbolic.gridlstm.sequence_models import grid_lstm_2d, stacked_lstm_2d
 
 
-def test_differences_between_paper_and_seed_item_by_item():
-    diffs = differences(grid_lstm_2d("paper"), grid_lstm_2d("seed"))
+def test_differences_between_paper_and_stacked_reading_item_by_item():
+    diffs = differences(grid_lstm_2d("paper"), grid_lstm_2d("stacked"))
     assert list(diffs) == [
         Difference(
             "time gates u, f, c, o read",
@@ -38,9 +38,9 @@ def test_differences_between_paper_and_seed_item_by_item():
 def test_differences_are_computed_not_written():
     paper = grid_lstm_2d("paper")
     assert differences(paper, paper) == ()
-    # Matching the seed's output form and biases removes exactly those items.
+    # Matching the stacked reading's output form and biases removes exactly those items.
     matched = grid_lstm_2d("paper", output_form="standard", biases=True)
-    aspects = [diff.aspect for diff in differences(matched, grid_lstm_2d("seed"))]
+    aspects = [diff.aspect for diff in differences(matched, grid_lstm_2d("stacked"))]
     assert aspects == [
         "time gates u, f, c, o read",
         "depth gates u, f, c, o read",

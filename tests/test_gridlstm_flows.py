@@ -7,7 +7,13 @@ import pytest
 
 from numeric.check import RTOL, check_jacobian
 from numeric.gridlstm.compiled import compile_grid
-from numeric.gridlstm.flows import depth_flow_map, time_flow
+from numeric.gridlstm.flows import (
+    DECAY_CONVENTION,
+    DepthFlow,
+    depth_decay_phrase,
+    depth_flow_map,
+    time_flow,
+)
 from numeric.gridlstm.models import grid_model
 from numeric.gridlstm.weight_files import random_grid_weights
 
@@ -66,3 +72,25 @@ def test_long_horizons_stay_finite_and_time_flow_has_one_entry_per_step():
     assert np.all(np.isfinite(flow.log10_norm))
     assert flow.log10_norm[0].max() < flow.log10_norm[-1].max()
     assert time_flow(grid, weights, inputs[:10]).log10_norm.shape == (10,)
+
+
+def test_depth_decay_is_said_in_words_with_its_sign():
+    # A gradient ten times smaller per layer going down: log10 norms -3, -2, -1 at l = 0, 1, 2
+    # (and 0 at the top, l = 3): it decays by 1 decade per layer.
+    shrinking = DepthFlow(np.array([[-3.0, -2.0, -1.0]]))
+    assert shrinking.depth_slope == pytest.approx(1.0)
+    assert shrinking.depth_decay == "decays by 1.000 decades per layer going down from the output"
+    growing = DepthFlow(np.array([[0.3, 0.2, 0.1]]))
+    assert growing.depth_decay.startswith("grows by 0.100 decades per layer")
+    assert DepthFlow(np.array([[-np.inf, -1.0, -0.5]])).depth_decay.startswith("reaches exactly")
+    assert depth_decay_phrase(None) == depth_decay_phrase(-np.inf)
+    assert "log10" in DECAY_CONVENTION and "smaller at the lower layers" in DECAY_CONVENTION
+
+
+def test_the_measured_grid_lstm_decays_along_depth_in_words():
+    grid, weights = _setup()
+    flow = depth_flow_map(grid, weights, np.random.default_rng(2).standard_normal((4, INPUT)))
+    logs = flow.log10_norm_depth
+    # smaller at the bottom than at the top (log 0) is what "decays" says
+    assert logs[0] < logs[-1] < 0
+    assert flow.depth_decay.startswith("decays by ")

@@ -21,7 +21,7 @@ from symbolic.jacobians import derivative, step_jacobian_blocks
         {"output_form": "paper"},
         {"output_form": "standard"},
         {"priority": "depth"},
-        {"variant": "seed"},
+        {"variant": "stacked"},
     ],
 )
 def test_block_jacobian_equals_the_elementwise_jacobian_at_d2(options):

@@ -1,4 +1,4 @@
-"""The 2D sequence models: the paper's block, options, the seed's reading."""
+"""The 2D sequence models: the paper's block, options, the stacked reading."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import sympy as sp
 
 from symbolic.gridlstm.block import d
-from symbolic.gridlstm.sequence_models import grid_lstm_2d
+from symbolic.gridlstm.sequence_models import grid_lstm_2d, resolve_options
 
 
 def _names(symbols):
@@ -61,16 +61,43 @@ def test_depth_priority_reads_the_new_time_hidden_vector():
 
 
 def test_bad_options_are_rejected():
-    with pytest.raises(ValueError, match="variant"):
-        grid_lstm_2d("stacked")
+    with pytest.raises(ValueError, match="variant must be one of paper, stacked"):
+        grid_lstm_2d("stacked-lstm")
     with pytest.raises(ValueError, match="priority"):
         grid_lstm_2d(priority="time")
-    with pytest.raises(ValueError, match="seed"):
-        grid_lstm_2d("seed", priority="none")
+    with pytest.raises(ValueError, match="output form must be one of"):
+        grid_lstm_2d(output_form="pytorch")
+    for variant in ("stacked", "seed"):
+        with pytest.raises(ValueError, match="stacked reading .* priority is depth"):
+            grid_lstm_2d(variant, priority="none")
 
 
-def test_seed_variant_reads_depth_memory_and_new_time_hidden():
-    model = grid_lstm_2d("seed")
+def test_the_stacked_reading_fixes_its_output_form_and_priority():
+    model = grid_lstm_2d("stacked")
+    assert model.block.transform.output_form == "standard"
+    assert model.priority == "depth"
+    # Giving the fixed values explicitly changes nothing.
+    same = grid_lstm_2d("stacked", "standard", "depth")
+    assert same.cell.equations == model.cell.equations
+    with pytest.raises(ValueError) as err:
+        grid_lstm_2d("stacked", output_form="paper")
+    message = str(err.value)
+    assert message == (
+        "variant stacked uses output form standard; drop --output-form or choose variant paper"
+    )
+    assert "\n" not in message
+    # The paper variant takes either output form.
+    assert grid_lstm_2d("paper", "standard").block.transform.output_form == "standard"
+
+
+def test_seed_is_an_old_name_of_the_stacked_reading():
+    assert grid_lstm_2d("seed").cell.equations == grid_lstm_2d("stacked").cell.equations
+    assert grid_lstm_2d("seed").variant == "stacked"
+    assert resolve_options("seed") == ("stacked", "standard", "depth")
+
+
+def test_stacked_variant_reads_depth_memory_and_new_time_hidden():
+    model = grid_lstm_2d("stacked")
     block, defs = model.block, model.cell.definitions
     time_gate = defs[block.preactivation("T", "input")]
     depth_gate = defs[block.preactivation("D", "input")]

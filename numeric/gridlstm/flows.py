@@ -8,7 +8,9 @@ Two measurements:
 * over the grid, :func:`depth_flow_map` gives
   ``log10 ||dh^D_{T,L}/dh^D_{t,l}||_2``, where ``h^D_{t,l}`` is the depth
   input of block ``(t, l+1)`` and every other block input is held fixed (a
-  partial derivative); its last row ``t = T`` is ``log10_norm_depth``.
+  partial derivative); its last row ``t = T`` is ``log10_norm_depth``,
+  whose slope against the layer index :func:`depth_decay_phrase` puts in
+  words ("decays by 0.137 decades per layer going down from the output").
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from ..flow import GradientFlow, gradient_flow
 from .compiled import CompiledGrid
 from .weight_files import GridWeights
 
-__all__ = ["DepthFlow", "depth_flow_map", "time_flow"]
+__all__ = ["DECAY_CONVENTION", "DepthFlow", "depth_decay_phrase", "depth_flow_map", "time_flow"]
 
 #: Largest stack of block Jacobians :func:`depth_flow_map` will allocate.
 MAP_BYTES = 2**30
@@ -87,6 +89,46 @@ class DepthFlow:
         levels = np.arange(len(logs), dtype=float)
         levels -= levels.mean()
         return float(levels @ (logs - logs.mean()) / (levels @ levels))
+
+    @property
+    def depth_decay(self) -> str:
+        """:attr:`depth_slope` in words (:func:`depth_decay_phrase`)."""
+        return depth_decay_phrase(self.depth_slope)
+
+
+#: The sign convention of :func:`depth_decay_phrase`, in words.
+DECAY_CONVENTION = (
+    "a decade is a factor of 10; the gradient of the top output decays going down when it is "
+    "smaller at the lower layers, further from the output (a positive slope of its log10 "
+    "against the layer index)"
+)
+
+
+def depth_decay_phrase(slope: float | None, digits: int = 3) -> str:
+    """How the gradient of the top output changes per layer going down, in words.
+
+    ``slope`` is :attr:`DepthFlow.depth_slope` (decades per layer, positive
+    when the gradient shrinks going down; see :data:`DECAY_CONVENTION`);
+    ``-inf`` or None (its JSON form) means the gradient reached exactly zero.
+
+    Examples
+    --------
+    >>> depth_decay_phrase(0.1372)
+    'decays by 0.137 decades per layer going down from the output'
+    >>> depth_decay_phrase(-0.02)
+    'grows by 0.020 decades per layer going down from the output'
+    >>> depth_decay_phrase(0.0001)
+    'neither decays nor grows going down from the output (0.000 decades per layer)'
+    >>> depth_decay_phrase(None)
+    'reaches exactly zero going down from the output'
+    """
+    if slope is None or slope == -math.inf:
+        return "reaches exactly zero going down from the output"
+    size = f"{abs(slope):.{digits}f}"
+    if float(size) == 0:
+        return f"neither decays nor grows going down from the output ({size} decades per layer)"
+    how = "decays" if slope > 0 else "grows"
+    return f"{how} by {size} decades per layer going down from the output"
 
 
 def depth_flow_map(grid: CompiledGrid, weights: GridWeights, inputs: np.ndarray) -> DepthFlow:

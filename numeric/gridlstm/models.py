@@ -1,8 +1,9 @@
 """The 2D grid models the numeric side runs, by name.
 
 ``"gridlstm"`` is the 2D Grid LSTM of :mod:`symbolic.gridlstm.sequence_models`
-(with biases, as the weight files have them), ``"stacked-lstm"`` and
-``"stacked-rnn"`` the stacked models it is compared with.
+(the paper's block or the stacked reading of it, with biases, as the weight
+files have them), ``"stacked-lstm"`` and ``"stacked-rnn"`` the stacked models
+it is compared with.
 """
 
 from __future__ import annotations
@@ -25,22 +26,35 @@ GRID_MODELS = ("gridlstm", "stacked-lstm", "stacked-rnn")
 def grid_model(
     name: str = "gridlstm",
     *,
-    output_form: str = "paper",
-    priority: str = "none",
+    output_form: str | None = None,
+    priority: str | None = None,
     variant: str = "paper",
 ) -> GridSequenceModel:
     """The symbolic model behind a numeric run.
 
-    ``"gridlstm"`` always carries biases (the weight files have them);
+    ``"gridlstm"`` is :func:`~symbolic.gridlstm.sequence_models.grid_lstm_2d`
+    of ``variant`` (``"paper"`` or ``"stacked"``), always with biases (the
+    weight files have them); options not given are the variant's own, so
+    ``variant="stacked"`` runs the stacked reading's output form, and a
+    conflicting option raises a one-line :class:`GradproofInputError`.
     ``"stacked-lstm"`` and ``"stacked-rnn"`` are the comparison models.
 
     Examples
     --------
     >>> grid_model("stacked-rnn").name
     'stacked-rnn'
+    >>> grid_model(variant="stacked").block.transform.output_form
+    'standard'
+    >>> grid_model(variant="stacked", output_form="paper")
+    Traceback (most recent call last):
+    ...
+    numeric.errors.GradproofInputError: variant stacked uses output form standard; drop --output-form or choose variant paper
     """
     if name == "gridlstm":
-        return grid_lstm_2d(variant, output_form, None if variant == "seed" else priority, True)
+        try:
+            return grid_lstm_2d(variant, output_form, priority, True)
+        except ValueError as exc:
+            raise GradproofInputError(str(exc)) from None
     if name == "stacked-lstm":
         return stacked_lstm_2d("standard")
     if name == "stacked-rnn":

@@ -4,7 +4,9 @@ Weight files (``.npz``): ``input_projection (d, k)``; per layer
 ``l = 0..L-1``: ``weight_time_l{l} (4d, 2d)``, ``bias_time_l{l} (4d)``,
 ``weight_depth_l{l} (4d, 2d)``, ``bias_depth_l{l} (4d)``; tied weights use
 the same names without ``_l{l}``.  Gate rows are in PyTorch's order
-``i, f, g, o`` (the paper's ``u, f, c, o``), columns ``[h^time; h^depth]``.
+``i, f, g, o`` (the paper's ``u, f, c, o``), columns ``[h^time; h^depth]``;
+in the stacked reading the columns are the vectors each dimension reads, in
+order: time ``[h^time; m^depth]``, depth ``[new h^time; h^depth]``.
 The stacked models of the comparison use the ``time`` arrays only (the tanh
 RNN with one gate, ``(d, 2d)``); their depth dimension copies ``h`` up.
 """

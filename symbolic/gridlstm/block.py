@@ -215,7 +215,7 @@ def grid_block(
         weights are shared along every other axis (tied).
     reads : mapping, optional
         Override: for a dimension label, the vectors its gates read, as
-        ``(base, label, "in" | "new")``.  Used by the seed's reading.
+        ``(base, label, "in" | "new")``.  Used by the stacked reading.
     hidden : sympy.Expr
         Size of every hidden and memory vector.
 

@@ -1,4 +1,4 @@
-"""The answer to the seed's Q2: the 2D Grid LSTM's equations and Jacobians as derivations.
+"""The 2D Grid LSTM's equations and Jacobians along time and depth, as derivations.
 
 Three derivations, generated from the cell descriptions of
 :mod:`symbolic.gridlstm.sequence_models`:
@@ -6,16 +6,18 @@ Three derivations, generated from the cell descriptions of
 * :func:`equations_derivation`: every gate, memory and hidden-state equation
   along time and along depth at grid point ``(t, l)``, the bottom boundary
   and the output;
-* :func:`comparison_derivation`: the seed's stacked reading beside the
-  paper's, with the differences computed from the two descriptions
+* :func:`comparison_derivation`: the stacked reading (the reading of the
+  course answer the project started from) beside the paper's, with the
+  differences computed from the two descriptions
   (:mod:`symbolic.gridlstm.description`);
 * :func:`jacobian_derivation`: the block Jacobian from
   ``(h^T_{t-1,l}, m^T_{t-1,l}, h^D_{t,l-1}, m^D_{t,l-1})`` to the block's
   outputs in closed matrix form, each block a
-  :class:`~symbolic.gridlstm.jacobian_claims.BlockJacobianClaim`, with the
-  additive memory paths ``diag(g^{f,T})`` and ``diag(g^{f,D})`` (the
-  constant error carousels) isolated.  Blocks shown earlier stand in later
-  formulas by name (:class:`PartialSymbol`).
+  :class:`~symbolic.gridlstm.jacobian_claims.BlockJacobianClaim`, with each
+  memory's own block described by what it holds
+  (:mod:`symbolic.gridlstm.memory_paths`): ``diag(g^f)`` alone, a constant
+  error carousel, or ``diag(g^f)`` plus terms through weights.  Blocks
+  shown earlier stand in later formulas by name (:class:`PartialSymbol`).
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from ..jacobians import derivative
 from ..printers import latex
 from .description import differences
 from .jacobian_claims import BlockJacobianClaim, priority_half
-from .sequence_models import GridSequenceModel, grid_lstm_2d
+from .memory_paths import memory_path, memory_summary
+from .sequence_models import COURSE_ANSWER, GridSequenceModel, grid_lstm_2d, resolve_options
 from .transform import _GATE_ACTIVATION, GATE_ROLES, OUTPUT_FORMS
 
 __all__ = [
@@ -124,40 +127,50 @@ def _as_math(words: str) -> str:
 
 @functools.lru_cache(maxsize=32)
 def comparison_derivation(output_form: str | None = None) -> Derivation:
-    """The seed's reading beside the paper's: differing equations and the computed differences.
+    """The stacked reading beside the paper's: differing equations and the computed differences.
+
+    ``output_form`` is the paper variant's (the stacked reading fixes its own).
 
     Examples
     --------
     >>> d = comparison_derivation()
     >>> len(d.notes), d.notes[-1]
-    (8, 'bottom boundary $m^{D}_{t,0}$: 0 (paper) vs $P x_{t}$ (seed)')
+    (8, 'bottom boundary $m^{D}_{t,0}$: 0 (paper) vs $P x_{t}$ (stacked reading)')
     """
-    paper, seed = grid_lstm_2d("paper", output_form), grid_lstm_2d("seed")
+    paper, stacked = grid_lstm_2d("paper", output_form), grid_lstm_2d("stacked")
+    pair = ((paper, "paper"), (stacked, "stacked reading"))
     steps = []
     for label in ("T", "D"):
         name = paper.block.dimension(label).name
-        for model, who in ((paper, "paper"), (seed, "seed")):
+        for model, who in pair:
             gate, rhs = _gate_equation(model, label, "forget")
             steps.append(
                 Step(gate, ":=", rhs, f"{who}: {name} forget gate (the other gates alike)")
             )
-        for model, who in ((paper, "paper"), (seed, "seed")):
+        for model, who in pair:
             h = model.block.vector("h", label, "new")
             steps.append(Step(h, ":=", model.cell.definitions[h], f"{who}: {name} hidden vector"))
-    for model, who in ((paper, "paper"), (seed, "seed")):
+    for model, who in pair:
         eq = model.boundary[1]
         steps.append(Step(eq.lhs, ":=", eq.rhs, f"{who}: depth memory at the bottom"))
     notes = tuple(
-        f"{_as_math(diff.aspect)}: {_as_math(diff.left)} (paper) vs {_as_math(diff.right)} (seed)"
-        for diff in differences(paper, seed)
+        f"{_as_math(diff.aspect)}: {_as_math(diff.left)} (paper) vs "
+        f"{_as_math(diff.right)} (stacked reading)"
+        for diff in differences(paper, stacked)
     )
     return Derivation(
-        title="The seed's stacked reading against the paper's Grid LSTM",
+        title="The stacked reading against the paper's Grid LSTM",
         steps=tuple(steps),
         intro=(
-            "Each pair shows the paper's equation, then the seed's. The list below is computed "
-            "from the two cell descriptions (which vectors each gate reads, which state travels "
-            "along which axis, memory update, output form, biases, boundary), not written by hand."
+            "In the stacked reading the two LSTMs of a block are chained as in a stacked LSTM: "
+            "the time LSTM reads the depth memory from below as its input, the depth LSTM reads "
+            f"the time LSTM's new output; it is the reading of {COURSE_ANSWER}. In the paper's "
+            "Grid LSTM both LSTMs read the same hidden vector "
+            "$H = [h^{T}_{t-1,l}; h^{D}_{t,l-1}]$ (Kalchbrenner, Danihelka and Graves 2016, "
+            "Sec. 3). Each pair shows the paper's equation, then the stacked reading's. The list "
+            "below is computed from the two cell descriptions (which vectors each gate reads, "
+            "which state travels along which axis, memory update, output form, biases, "
+            "boundary), not written by hand."
         ),
         notes=notes,
     )
@@ -264,12 +277,7 @@ def jacobian_derivation(
                 f"{words[base_in]}"
             )
         if kind == "along" and base_out == base_in == "m":
-            f = latex(block.gate(dim.label, "forget"))
-            reason = (
-                f"along {dim.name}: the constant error carousel, the additive memory path "
-                f"$\\operatorname{{diag}}({f})$ along ${dim.axis}$ (no weight matrix, no "
-                "squashing; the identity when the forget gate is open)"
-            )
+            reason = memory_path(model, dim.label).reason()
         step = _block_step(model, out, wrt, reason, half)
         compact = _compact(step.rhs, shown)
         if compact != step.rhs:
@@ -291,13 +299,13 @@ def jacobian_derivation(
             "the claims hold the expanded formulas and are checked exactly against the "
             "elementwise Jacobians composed through $h^{T}_{t,l}$."
         )
-    mem = [latex(block.gate(x, "forget")) for x in ("T", "D")]
-    intro = (
-        f"{model.cell.title}, {OUTPUT_FORMS[model.block.transform.output_form]}. "
-        "Gradients flow along time through $m^{T}$ and along depth through $m^{D}$; "
-        f"each memory's own block is $\\operatorname{{diag}}({mem[0]})$ or "
-        f"$\\operatorname{{diag}}({mem[1]})$, "
-        "so where the forget gates stay near 1 the error passes unattenuated in both directions."
+    paths = [memory_path(model, dim.label) for dim in block.dimensions if dim.has_memory]
+    intro = " ".join(
+        [
+            f"{model.cell.title}, {OUTPUT_FORMS[model.block.transform.output_form]}.",
+            "Gradients flow along time through $m^{T}$ and along depth through $m^{D}$.",
+            memory_summary(paths),
+        ]
     )
     return Derivation(
         title=f"{model.cell.title}: the block Jacobian along time and depth",
@@ -312,17 +320,23 @@ def grid_derivations(
 ) -> tuple[Derivation, ...]:
     """Everything ``gradproof derive gridlstm`` prints, in order.
 
-    The equations, then (for the seed variant) the comparison with the
-    paper, then the block Jacobian.
+    The equations, then (for the stacked reading) the comparison with the
+    paper, then the block Jacobian.  Options as for
+    :func:`~symbolic.gridlstm.sequence_models.grid_lstm_2d`; a conflicting
+    combination raises a one-line ``ValueError``.
 
     Examples
     --------
-    >>> [d.title.split(":")[0] for d in grid_derivations("seed")]  # doctest: +NORMALIZE_WHITESPACE
-    ["2D Grid LSTM, seed's stacked reading", "The seed's stacked reading against the paper's Grid
-    LSTM", "2D Grid LSTM, seed's stacked reading"]
+    >>> [d.title.split(":")[0] for d in grid_derivations("stacked")]
+    ['Stacked reading of the 2D Grid LSTM', "The stacked reading against the paper's Grid LSTM", 'Stacked reading of the 2D Grid LSTM']
+    >>> grid_derivations("stacked", "paper")
+    Traceback (most recent call last):
+    ...
+    ValueError: variant stacked uses output form standard; drop --output-form or choose variant paper
     """
+    variant, output_form, priority = resolve_options(variant, output_form, priority)
     out = [equations_derivation(variant, output_form, priority)]
-    if variant == "seed":
+    if variant == "stacked":
         out.append(comparison_derivation())
     out.append(jacobian_derivation(variant, output_form, priority))
     return tuple(out)

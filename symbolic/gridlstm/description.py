@@ -149,7 +149,7 @@ def differences(a: GridSequenceModel, b: GridSequenceModel) -> tuple[Difference,
     Examples
     --------
     >>> from symbolic.gridlstm.sequence_models import grid_lstm_2d
-    >>> for diff in differences(grid_lstm_2d("paper"), grid_lstm_2d("seed")):
+    >>> for diff in differences(grid_lstm_2d("paper"), grid_lstm_2d("stacked")):
     ...     print(diff)
     time gates u, f, c, o read: h^{D}_{t,l-1}, h^{T}_{t-1,l} vs h^{T}_{t-1,l}, m^{D}_{t,l-1}
     depth gates u, f, c, o read: h^{D}_{t,l-1}, h^{T}_{t-1,l} vs h^{D}_{t,l-1}, h^{T}_{t,l}

@@ -1,13 +1,15 @@
-"""The 2D Grid LSTM over sequences: the paper's model, the seed's reading, stacked models.
+"""The 2D Grid LSTM over sequences: the paper's model, the stacked reading, stacked models.
 
 The 2D sequence model has a time axis ``t`` and a depth axis ``l``; the input
 enters at the bottom of the depth dimension (``h^D_{t,0} = P x_t``,
 ``m^D_{t,0} = 0``) and the output is read at the top, ``h^D_{t,L}``.  The
 superscripts T and D name the time and depth dimensions; they are never
 transposes (numerator layout needs none).  :func:`grid_lstm_2d` builds the
-paper's model or the seed's stacked reading of it; :func:`stacked_lstm_2d`
-and :func:`stacked_rnn_2d` write stacked models on the same grid, for
-comparison.
+paper's model or the stacked reading of it (:data:`VARIANT_READINGS`: the
+reading of the course answer the project started from, which chains the two
+LSTMs of a block like the layers of a stacked LSTM); :func:`stacked_lstm_2d`
+and :func:`stacked_rnn_2d` write stacked models (an LSTM or tanh RNN along
+time, a copy along depth) on the same grid, for comparison.
 """
 
 from __future__ import annotations
@@ -21,12 +23,16 @@ from .block import Dimension, GridBlock, GridVector, d, ell, grid_block
 from .transform import OUTPUT_FORMS, LSTMTransform
 
 __all__ = [
+    "COURSE_ANSWER",
     "PRIORITIES",
     "VARIANTS",
+    "VARIANT_ALIASES",
+    "VARIANT_READINGS",
     "GridSequenceModel",
     "L",
     "grid_lstm_2d",
     "k",
+    "resolve_options",
     "stacked_lstm_2d",
     "stacked_rnn_2d",
 ]
@@ -34,9 +40,46 @@ __all__ = [
 #: Input size and number of layers of the 2D sequence model.
 k, L = sp.symbols("k L", integer=True, positive=True)
 #: Variants of the 2D sequence model.
-VARIANTS = ("paper", "seed")
+VARIANTS = ("paper", "stacked")
+#: Old option values still accepted, and the variant each one names.
+VARIANT_ALIASES = {"seed": "stacked"}
 #: Priority options of the 2D sequence model.
 PRIORITIES = ("none", "depth")
+
+#: The course answer, the source of the stacked reading, in one phrase.
+COURSE_ANSWER = (
+    "the course answer (the written answer to the course's Grid LSTM question that this "
+    "project started from)"
+)
+_STACKED_READING = (
+    "Stacked reading: the two LSTMs of a block are chained as in a stacked LSTM, each reading "
+    "what comes before it as its input $x_{t}$: the time LSTM reads the depth memory from "
+    "below, $m^{D}_{t,l-1}$, and the depth LSTM reads the time LSTM's new output "
+    f"$h^{{T}}_{{t,l}}$. It is the reading of {COURSE_ANSWER}. The Grid LSTM instead feeds "
+    "both LSTMs the same hidden vector $H = [h^{T}_{t-1,l}; h^{D}_{t,l-1}]$ "
+    "(Kalchbrenner, Danihelka and Graves 2016, Sec. 3)."
+)
+#: What each variant is: where it comes from and how it reads the block.
+VARIANT_READINGS = {
+    "paper": (
+        "the Grid LSTM of Kalchbrenner, Danihelka and Graves (2016, Sec. 3): both LSTMs of a "
+        "block read the shared hidden vector H = [h^T_{t-1,l}; h^D_{t,l-1}], each with its own "
+        "memory and weights"
+    ),
+    "stacked": (
+        "the stacked reading: the time LSTM reads the depth memory from below as its input and "
+        "the depth LSTM reads the time LSTM's new output as its input, chained as in a stacked "
+        "LSTM (the reading of the course answer), rather than both reading the Grid LSTM's "
+        "shared hidden vector (Kalchbrenner, Danihelka and Graves 2016, Sec. 3)"
+    ),
+}
+_TITLES = {
+    "paper": "2D Grid LSTM (Kalchbrenner, Danihelka and Graves 2016)",
+    "stacked": "Stacked reading of the 2D Grid LSTM",
+}
+#: Options a variant fixes; the paper variant takes either value.
+_FIXED_OUTPUT_FORM = {"stacked": "standard"}
+_FIXED_PRIORITY = {"stacked": "depth"}
 
 
 @dataclass(frozen=True)
@@ -45,7 +88,9 @@ class GridSequenceModel:
 
     ``block`` is the block at ``(t, l)``; ``boundary`` defines the depth
     vectors entering the first layer from the input ``x_t``; ``output`` says
-    where the output is read.
+    where the output is read.  ``variant`` is the variant of
+    :func:`grid_lstm_2d` (``"paper"`` or ``"stacked"``), or the name of a
+    comparison model (``"stacked-lstm"``, ``"stacked-rnn"``).
     """
 
     name: str
@@ -84,6 +129,57 @@ def _top() -> Equation:
     return Equation(y, GridVector("h", "D", d, (0, 0)).at_point(t, L))
 
 
+def resolve_options(
+    variant: str = "paper", output_form: str | None = None, priority: str | None = None
+) -> tuple[str, str, str]:
+    """The variant, output form and priority a model is built with; conflicts refused.
+
+    A variant is one fixed description.  ``"stacked"`` fixes its output form
+    (``"standard"``, as the course answer writes it) and its priority
+    (``"depth"``); an explicit conflicting value raises a one-line
+    ``ValueError``.  ``"paper"`` defaults to the paper's output form and no
+    priority, and takes either of each.  The old name ``"seed"`` is accepted
+    for ``"stacked"``.
+
+    Examples
+    --------
+    >>> resolve_options("stacked")
+    ('stacked', 'standard', 'depth')
+    >>> resolve_options("paper", "standard")
+    ('paper', 'standard', 'none')
+    >>> resolve_options("stacked", "paper")
+    Traceback (most recent call last):
+    ...
+    ValueError: variant stacked uses output form standard; drop --output-form or choose variant paper
+    """
+    variant = VARIANT_ALIASES.get(variant, variant)
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+    if output_form is not None and output_form not in OUTPUT_FORMS:
+        raise ValueError(
+            f"output form must be one of {', '.join(OUTPUT_FORMS)}, got {output_form!r}"
+        )
+    if priority is not None and priority not in PRIORITIES:
+        raise ValueError(f"priority must be one of {', '.join(PRIORITIES)}, got {priority!r}")
+    fixed_form = _FIXED_OUTPUT_FORM.get(variant)
+    if fixed_form is not None and output_form not in (None, fixed_form):
+        raise ValueError(
+            f"variant {variant} uses output form {fixed_form}; drop --output-form or choose "
+            "variant paper"
+        )
+    fixed_priority = _FIXED_PRIORITY.get(variant)
+    if fixed_priority is not None and priority not in (None, fixed_priority):
+        raise ValueError(
+            f"in the {variant} reading the depth LSTM reads the new time hidden vector, "
+            f"so its priority is {fixed_priority}; drop --priority {priority}"
+        )
+    return (
+        variant,
+        output_form or fixed_form or "paper",
+        priority or fixed_priority or "none",
+    )
+
+
 def grid_lstm_2d(
     variant: str = "paper",
     output_form: str | None = None,
@@ -95,19 +191,22 @@ def grid_lstm_2d(
 
     Parameters
     ----------
-    variant : {"paper", "seed"}
-        ``"paper"``: Kalchbrenner et al.: both LSTM transforms read
-        ``H = [h^T_{t-1,l}; h^D_{t,l-1}]``.  ``"seed"``: the seed answer's
-        stacked reading (see the model's notes for what had to be assumed).
+    variant : {"paper", "stacked"}
+        ``"paper"``: Kalchbrenner, Danihelka and Graves (2016, Sec. 3): both
+        LSTM transforms read ``H = [h^T_{t-1,l}; h^D_{t,l-1}]``.
+        ``"stacked"``: the stacked reading (:data:`VARIANT_READINGS`; the
+        model's notes list what had to be assumed).  ``"seed"`` is an old
+        name of ``"stacked"``, still accepted.
     output_form : {"paper", "standard"}, optional
-        Default: ``"paper"`` for the paper, ``"standard"`` for the seed.
+        The paper variant's output form, default ``"paper"``.  The stacked
+        reading fixes ``"standard"`` and refuses ``"paper"``.
     priority : {"none", "depth"}, optional
         ``"depth"``: the depth LSTM reads the new ``h^T_{t,l}``.  Default
-        ``"none"`` for the paper; the seed's reading is depth-first by
-        construction and accepts only ``"depth"``.
+        ``"none"`` for the paper; the stacked reading is depth-first by
+        construction and refuses ``"none"``.
     biases : bool, optional
         Default: none for the paper (its notation omits them), one per gate
-        for the seed (it writes them).
+        for the stacked reading (the course answer writes them).
     tied : bool
         Share the weights across layers (drop the layer index ``l``).
 
@@ -121,28 +220,20 @@ def grid_lstm_2d(
     >>> from symbolic.gridlstm.description import describe
     >>> dict(describe(model).output_form)["D"]
     'tanh(output gate * new memory)'
-    >>> [str(eq.rhs) for eq in grid_lstm_2d("seed").boundary]
-    ['P*x_{t}', 'P*x_{t}']
+    >>> stacked = grid_lstm_2d("stacked")
+    >>> [str(eq.rhs) for eq in stacked.boundary], dict(describe(stacked).output_form)["D"]
+    (['P*x_{t}', 'P*x_{t}'], 'output gate * tanh(new memory)')
     """
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
-    if priority is not None and priority not in PRIORITIES:
-        raise ValueError(f"priority must be one of {', '.join(PRIORITIES)}, got {priority!r}")
-    seed = variant == "seed"
-    if seed and priority == "none":
-        raise ValueError(
-            "the seed's reading has the depth LSTM read the new time hidden vector H_t; "
-            "its priority is 'depth'"
-        )
-    output_form = output_form or ("standard" if seed else "paper")
-    priority = priority or ("depth" if seed else "none")
-    biases = seed if biases is None else biases
+    variant, output_form, priority = resolve_options(variant, output_form, priority)
+    stacked = variant == "stacked"
+    biases = stacked if biases is None else biases
     transform = LSTMTransform(output_form, biases)
     weight_axes = () if tied else (ell,)
     form = OUTPUT_FORMS[output_form]
     notes = [
         "Superscripts T and D name the time and depth dimensions (not transposes).",
-        f"Output form: {form}.",
+        f"Output form: {form}"
+        + (", as the course answer writes it (fixed for this reading)." if stacked else "."),
         "Biases: one per gate, $b^{T}_{u}, \\dots, b^{D}_{o}$."
         if biases
         else "Biases: none (the paper's notation).",
@@ -155,25 +246,28 @@ def grid_lstm_2d(
         "Input enters at the bottom of the depth dimension, output is read at the top, "
         "$y_{t} = h^{D}_{t,L}$.",
     ]
-    if seed:
+    if stacked:
         reads = {
             "T": (("h", "T", "in"), ("m", "D", "in")),
             "D": (("h", "T", "new"), ("h", "D", "in")),
         }
         notes += [
-            "Seed variant (stacked reading), notation mapped to the paper's: the seed's "
-            "$i, f, g, o, C, H$ are $g^{u}, g^{f}, g^{c}, g^{o}, m, h$; its primed vectors are "
-            "the depth dimension's (superscript D).",
+            _STACKED_READING,
+            "Notation mapped to the paper's: the course answer's $i, f, g, o, C, H$ are "
+            "$g^{u}, g^{f}, g^{c}, g^{o}, m, h$; its primed vectors are the depth dimension's "
+            "(superscript D).",
             "Assumed: subscripts of primed (depth) vectors count layers, of unprimed ones time "
             "steps, so $C'_{t-1}, h'_{t-1}$ are $m^{D}_{t,l-1}, h^{D}_{t,l-1}$.",
             "Assumed: $C'_{t}$, read by the time gates in place of $x_{t}$, is the depth memory "
             "entering the block from below, $m^{D}_{t,l-1}$; $U^{TD}$ is its weight.",
-            "Assumed: 'H_t is used as x_t in depth direction' means the depth gates read the new "
-            "$h^{T}_{t,l}$, so the depth LSTM is computed after the time LSTM (depth priority).",
-            "Assumed: 'initialized as x_t for hidden state and cell state' means "
+            "Assumed: the course answer's 'H_t is used as x_t in depth direction' means the depth "
+            "gates read the new $h^{T}_{t,l}$, so the depth LSTM is computed after the time LSTM "
+            "(depth priority).",
+            "Assumed: its 'initialized as x_t for hidden state and cell state' means "
             "$h^{D}_{t,0} = m^{D}_{t,0} = P x_{t}$, with a projection $P$ so sizes agree when "
             "$k \\ne d$.",
-            "Assumed: the output is read at the top, $y_{t} = h^{D}_{t,L}$ (the seed does not say).",
+            "Assumed: the output is read at the top, $y_{t} = h^{D}_{t,L}$ (the course answer "
+            "does not say).",
         ]
     elif priority == "depth":
         notes.append("Depth priority: the depth LSTM reads $H' = [h^{T}_{t,l}; h^{D}_{t,l-1}]$.")
@@ -182,11 +276,9 @@ def grid_lstm_2d(
         transform=transform,
         priority=("D",) if priority == "depth" else (),
         weight_axes=weight_axes,
-        reads=reads if seed else None,
+        reads=reads if stacked else None,
         name=f"gridlstm-{variant}",
-        title="2D Grid LSTM, seed's stacked reading"
-        if seed
-        else "2D Grid LSTM (Kalchbrenner, Danihelka and Graves 2016)",
+        title=_TITLES[variant],
         notes=notes,
     )
     P = sp.MatrixSymbol("P", d, k)
@@ -194,7 +286,7 @@ def grid_lstm_2d(
         name=block.cell.name,
         variant=variant,
         block=block,
-        boundary=_bottom(True, P * TimedVector("x", k, 0).symbol if seed else None),
+        boundary=_bottom(True, P * TimedVector("x", k, 0).symbol if stacked else None),
         output=_top(),
         projection=P,
         input=TimedVector("x", k, 0),
@@ -252,7 +344,7 @@ def _stacked(time_kind: str, output_form: str, tied: bool) -> GridSequenceModel:
     )
     return GridSequenceModel(
         name=block.cell.name,
-        variant="stacked",
+        variant=block.cell.name,
         block=block,
         boundary=_bottom(False, None),
         output=_top(),
