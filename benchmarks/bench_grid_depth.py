@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"layers": LAYERS, "hidden": HIDDEN, "steps": STEPS, "results": results}))
         return 0
     print(
-        f"slope of log10_norm_depth per layer, L = {LAYERS}, d = {HIDDEN}, T = {STEPS}, "
+        f"depth decay of the top output's gradient, decades per layer (positive: smaller further "
+        f"down), L = {LAYERS}, d = {HIDDEN}, T = {STEPS}, "
         f"{len(SEEDS)} seeds ({elapsed:.1f} s)"
     )
     print(f"{'scale':>6}  " + "  ".join(f"{COMPARED[n]:>22}" for n in COMPARED))

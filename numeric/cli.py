@@ -66,9 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     derive.add_argument(
         "--variant",
         help="lstm: pytorch (default) or no_forget; gru: pytorch (default) or textbook; "
-        "gridlstm: paper (default) or seed",
+        "gridlstm: paper (default) or stacked (a stacked-LSTM reading of the block)",
     )
-    derive.add_argument("--output-form", help="gridlstm: h' form (paper or standard)")
+    derive.add_argument(
+        "--output-form",
+        help="gridlstm: h' form (paper or standard); the stacked reading fixes standard",
+    )
     derive.add_argument("--priority", help="gridlstm: priority dimension (none or depth)")
     derive.add_argument("--format", choices=("latex", "markdown", "text"), default="text")
     derive.add_argument("--standalone", action="store_true", help="a complete LaTeX document")

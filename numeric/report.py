@@ -153,17 +153,17 @@ def plot_gated(path: Path) -> str:
 
 def plot_grid_depth(path: Path, hidden: int = 16, layers: int = 8, steps: int = 20) -> str:
     """Gradient flow over the (t, l) grid: Grid LSTM, stacked LSTM, stacked tanh RNN."""
-    from .gridlstm.figures import compare_depth_flow, plot_depth_flow
+    from .gridlstm.figures import COMPARED, compare_depth_flow, plot_depth_flow
 
     maps = compare_depth_flow(hidden, 4, layers, steps, scale=1.0, seed=SEED)
     plot_depth_flow(path, maps, f"hidden {hidden}, {layers} layers, T = {steps}, weight scale 1")
-    slopes = ", ".join(f"{name} {m.depth_slope:.3f}" for name, m in maps.items())
+    slopes = "; ".join(f"{COMPARED[name]}: {m.depth_decay}" for name, m in maps.items())
     return (
         "Heat maps of $\\log_{10}\\|\\partial h^{D}_{T,L} / \\partial h^{D}_{t,l}\\|_2$ over the "
         "grid of time steps $t$ and layers $l$ for the 2D Grid LSTM, a stacked LSTM and a stacked "
         f"tanh RNN of the same width ({hidden}) and depth ({layers}), random weights at matched "
-        "scale. Depth-wise decay at the last step, in decades per layer (slope of "
-        f"$\\log_{{10}}\\|\\partial h^D_{{T,L}}/\\partial h^D_{{T,l}}\\|_2$): {slopes}."
+        "scale. At the last step, against the layer index (a decade is a factor of 10; "
+        f"'decays' means smaller further down from the output): {slopes}."
     )
 
 
@@ -183,7 +183,7 @@ SECTIONS: list[Section] = [
         "Q2: the 2D Grid LSTM along time and depth",
         lambda: (
             family("gridlstm").derive(variant="paper")
-            + family("gridlstm").derive(variant="seed")[:2]
+            + family("gridlstm").derive(variant="stacked")[:2]
         ),
         (("grid_depth.pdf", plot_grid_depth),),
     ),

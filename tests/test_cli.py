@@ -31,9 +31,9 @@ def test_derive_rnn_text_marks_every_checked_step(capsys):
         (["derive", "rnn", "--standalone"], "--standalone needs --format latex"),
         (["derive"], "the following arguments are required: cell"),
         (["nosuchcommand"], "invalid choice"),
-        (["derive", "rnn", "--variant", "seed"], "--variant does not apply to rnn"),
+        (["derive", "rnn", "--variant", "stacked"], "--variant does not apply to rnn"),
         (["derive", "gridlstm", "--activation", "relu"], "--activation does not apply to gridlstm"),
-        (["derive", "gridlstm", "--variant", "seed", "--priority", "none"], "priority is depth"),
+        (["derive", "gridlstm", "--variant", "stacked", "--priority", "none"], "priority is depth"),
         (["flow", "rnn", "--layers", "3"], "--layers applies only to gridlstm"),
         (["flow", "gridlstm", "--activation", "relu"], "--activation does not apply to gridlstm"),
         (
@@ -74,7 +74,7 @@ def test_user_errors_are_one_line_and_exit_2(args, message):
         ["gru"],
         ["gru", "--variant", "textbook"],
         ["gridlstm", "--variant", "paper"],
-        ["gridlstm", "--variant", "seed"],
+        ["gridlstm", "--variant", "stacked"],
     ],
 )
 def test_standalone_latex_compiles_without_overfull_lines(tmp_path, cell):

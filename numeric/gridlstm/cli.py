@@ -20,7 +20,7 @@ from ..loading import load_inputs
 from ..plots import check_plot_path
 from ..weights import random_inputs
 from .compiled import compile_grid
-from .flows import depth_flow_map, time_flow
+from .flows import depth_decay_phrase, depth_flow_map, time_flow
 from .models import grid_model
 from .weight_files import load_grid_weights, random_grid_weights
 
@@ -149,7 +149,7 @@ def format_gridlstm_flow(result: dict) -> str:
            1                  -0.500000
            l  log10 ||dh^D_{T,L}/dh^D_{T,l}||
            0                  -0.250000
-    depth: slope of log10_norm_depth 0.25 decades per layer
+    depth: the gradient of the top output decays by 0.250 decades per layer going down from the output
     verdict: s
     """
     r = result
@@ -164,9 +164,7 @@ def format_gridlstm_flow(result: dict) -> str:
     lines.append(f"{'l':>8}  log10 ||dh^D_{{T,L}}/dh^D_{{T,l}}||")
     for level, v in enumerate(r["log10_norm_depth"]):
         lines.append(f"{level:>8}  {'-inf' if v is None else f'{v:25.6f}'}")
-    slope = r["depth_slope"]
-    shown = "-inf (the gradient reaches zero)" if slope is None else f"{slope:.4g}"
-    lines.append(f"depth: slope of log10_norm_depth {shown} decades per layer")
+    lines.append(f"depth: the gradient of the top output {depth_decay_phrase(r['depth_slope'])}")
     lines.append(f"verdict: {r['verdict']['summary']}")
     return "\n".join(lines)
 

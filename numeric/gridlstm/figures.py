@@ -100,8 +100,8 @@ def plot_depth_flow(path: str | os.PathLike, maps: Mapping[str, DepthFlow], subt
             extent=(0.5, T + 0.5, -0.5, L - 0.5),
             interpolation="nearest",
         )
-        slope = maps[name].depth_slope
-        ax.set_title(f"{COMPARED.get(name, name)}\nslope at t = T: {slope:.3f} decades/layer")
+        decay = maps[name].depth_decay.replace(" going down", "\ngoing down")
+        ax.set_title(f"{COMPARED.get(name, name)}\n{decay}")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("time step t")
         ax.set_ylabel("depth level l (0 = projected input)")
