@@ -4,7 +4,9 @@ The numeric checks evaluate the compiled expressions at random points:
 Jacobian claims against central differences (:func:`numeric.check.check_jacobian`),
 chains against central differences of the unrolled map, bounds at sampled
 parameters of several scales (against the cell's declared step bound ``B``),
-activation bounds on a dense grid.
+activation bounds on a dense grid, the loss gradient's sum formula against
+PyTorch's automatic differentiation of the loss (central differences where
+PyTorch is missing or has no such cell).
 """
 
 from __future__ import annotations
@@ -25,11 +27,21 @@ from symbolic.derivation import (
     JacobianClaim,
     Outcome,
 )
+from symbolic.loss_gradient import (
+    LossGradientClaim,
+    expand_terms,
+    immediate,
+    immediate_partial,
+    jacobian_chain,
+    loss_slope,
+)
 from symbolic.printers import text
+from symbolic.registry import family
 
 from .bounds import evaluate_bound
 from .check import RTOL, check_jacobian
 from .compile import compile_cell, lambdify_matrix
+from .weights import random_params
 
 __all__ = ["StepReport", "VerificationReport", "verify", "check_numeric"]
 
@@ -249,3 +261,171 @@ def _(claim: ActivationBoundClaim, seed: int = 0) -> Outcome:
     return Outcome(
         "numeric", passed, f"max |f'| on a grid of [-30, 30] is {top:.6g}, gamma = {gamma:.6g}"
     )
+
+
+#: Largest ``sigma_max`` of the random weights of the loss-gradient check.
+LOSS_WEIGHT_SCALE = 0.9
+#: Draws tried until the loss depends on the weight (rectifiers may all be off).
+LOSS_DRAWS = 8
+
+
+@dataclass(frozen=True)
+class _Sequence:
+    """A random sequence through a cell: weights, inputs, targets and the states."""
+
+    compiled: object
+    params: dict
+    xs: np.ndarray
+    ys: np.ndarray
+    hs: tuple[np.ndarray, ...]
+
+    @classmethod
+    def draw(cls, claim: LossGradientClaim, seed: int) -> _Sequence:
+        """The first of :data:`LOSS_DRAWS` draws in which the loss depends on the weight.
+
+        A draw where it does not (every rectifier off) would let any formula
+        that gives zero pass; if every draw is such, the last is returned and
+        the check fails on it.
+        """
+        sizes = {str(d): v for d, v in zip(claim.cell.dims, claim.sizes, strict=True)}
+        compiled = compile_cell(claim.cell, **sizes)
+        for attempt in range(LOSS_DRAWS):
+            stream = seed * LOSS_DRAWS + attempt
+            params = random_params(claim.cell, sizes, scale=LOSS_WEIGHT_SCALE, seed=stream)
+            rng = np.random.default_rng(stream)
+            xs = rng.standard_normal((claim.steps, compiled.input_size))
+            ys = 0.5 * rng.standard_normal((claim.steps, compiled.state_size))
+            hs = [0.5 * rng.standard_normal(compiled.state_size)]
+            for x in xs:
+                hs.append(compiled.step(hs[-1], x, params))
+            seq = cls(compiled, params, xs, ys, tuple(hs))
+            if seq.depends_on(claim.weight.name, rng):
+                break
+        return seq
+
+    def loss(self, params: dict) -> float:
+        """``E = sum_t 1/2 ||h_t - y_t||^2`` at other weights, from the same start."""
+        h, total = self.hs[0], 0.0
+        for x, y in zip(self.xs, self.ys, strict=True):
+            h = self.compiled.step(h, x, params)
+            total += 0.5 * float(np.sum((h - y) ** 2))
+        return total
+
+    def depends_on(self, name: str, rng: np.random.Generator) -> bool:
+        """Whether the loss changes when the weight ``name`` moves a little."""
+        w = self.params[name]
+        moved = w + 1e-3 * np.linalg.norm(w) * rng.standard_normal(w.shape)
+        return self.loss({**self.params, name: moved}) != self.loss(self.params)
+
+
+def _sum_formula(claim: LossGradientClaim, seq: _Sequence) -> np.ndarray:
+    """``claim.formula`` evaluated term by term: a row, one entry per weight (``vec W``)."""
+    cell, compiled = claim.cell, seq.compiled
+    sizes = dict(zip(cell.dims, claim.sizes, strict=True))
+    # d+h_k/dW = slope (reads^T kron I), with slope and reads compiled at step k.
+    part = immediate_partial(cell, claim.weight)
+    local = lambdify_matrix(
+        [*cell.state_symbols, *cell.input_symbols, *cell.params],
+        [part.slope, part.reads],
+        cell.definitions,
+        sizes=sizes,
+    )
+
+    def value(factor) -> np.ndarray:
+        args = [int(a) for a in factor.args]
+        if factor.func is loss_slope:
+            return (seq.hs[args[0]] - seq.ys[args[0] - 1])[None, :]
+        if factor.func is jacobian_chain:
+            if args[0] < args[1]:  # a state does not depend on later ones
+                return np.zeros((compiled.state_size, compiled.state_size))
+            product = np.eye(compiled.state_size)
+            for time in range(args[1] + 1, args[0] + 1):
+                product = (
+                    compiled.jacobian(seq.hs[time - 1], seq.xs[time - 1], seq.params) @ product
+                )
+            return product
+        if factor.func is immediate:
+            x = seq.xs[args[0] - 1]
+            inputs = (
+                np.split(x, np.cumsum(compiled.input_sizes)[:-1]) if compiled.input_sizes else []
+            )
+            values = [seq.params[p.name] for p in cell.params]
+            slope, reads = local(seq.hs[args[0] - 1], *inputs, *values)
+            return slope @ np.kron(reads[None, :], np.eye(slope.shape[0]))
+        raise ValueError(f"unknown factor {factor}")
+
+    total = 0.0
+    for term in expand_terms(claim.formula, claim.steps):
+        product = value(term[0])
+        for factor in term[1:]:
+            product = product @ value(factor)
+        total = total + product
+    return np.asarray(total)[0]
+
+
+@check_numeric.register
+def _(claim: LossGradientClaim, seed: int = 0) -> Outcome:
+    seq = _Sequence.draw(claim, seed)
+    formula = _sum_formula(claim, seq)
+    sizes = ", ".join(f"{d} = {v}" for d, v in zip(claim.cell.dims, claim.sizes, strict=True))
+    terms = len(expand_terms(claim.formula, claim.steps))
+    where = f"the sum of {terms} terms ({claim.steps} steps, {sizes})"
+    name = claim.weight.name
+    if not seq.depends_on(name, np.random.default_rng(seed)):
+        detail = f"in {LOSS_DRAWS} random draws the loss never depended on {name}: no test"
+        return Outcome("numeric", False, detail)
+    try:
+        reference = _torch_loss_gradient(claim, seq)
+    except (ImportError, ValueError) as exc:  # no PyTorch, or PyTorch has no such cell
+        why = "PyTorch is not installed" if isinstance(exc, ImportError) else "no PyTorch cell"
+        shape = seq.params[name].shape
+
+        def loss(w: np.ndarray) -> np.ndarray:
+            return np.array([seq.loss({**seq.params, name: w.reshape(shape, order="F")})])
+
+        w = seq.params[name].reshape(-1, order="F")
+        result = check_jacobian(loss, formula[None, :], w, seed=seed)
+        detail = f"{where} against the loss's {result.detail} ({why})"
+        return Outcome("numeric", result.passed, detail)
+    error = float(np.linalg.norm(formula - reference) / np.linalg.norm(reference))
+    passed = bool(error <= RTOL)
+    detail = f"{where} against PyTorch's automatic differentiation: rel. error {error:.1e}"
+    return Outcome("numeric", passed, detail)
+
+
+def _torch_loss_gradient(claim: LossGradientClaim, seq: _Sequence) -> np.ndarray:
+    """``dE/d vec(W)`` by PyTorch's own cell and autograd, ``E = sum_t 1/2 ||h_t - y_t||^2``.
+
+    Raises ImportError without PyTorch, ValueError where PyTorch has no such
+    cell or its weight layout does not place every parameter.
+    """
+    import torch
+
+    from .torch_parity import torch_cell
+
+    cell = claim.cell
+    layout = family(cell.name).layout
+    if layout is None or {p.name for p in cell.params} - set(layout.params):
+        raise ValueError(f"PyTorch has no weight layout for {cell.title}")
+    hidden, inputs = seq.compiled.state_size, seq.compiled.input_size
+    rows = len(layout.gates) * hidden
+    state = {
+        "weight_hh": np.zeros((rows, hidden)),
+        "weight_ih": np.zeros((rows, inputs)),
+        "bias_ih": np.zeros(rows),
+        "bias_hh": np.zeros(rows),
+    }
+    # Each parameter goes to the first slot its family lists; the others stay zero.
+    slots = {}
+    for name, ((tensor, gate), *_) in layout.params.items():
+        start = layout.gates.index(gate) * hidden
+        slots[name] = (tensor, slice(start, start + hidden))
+        state[tensor][slots[name][1]] = seq.params[name]
+    module = torch_cell(cell, state)
+    h, loss = torch.as_tensor(seq.hs[0]), 0.0
+    for x, y in zip(seq.xs, seq.ys, strict=True):
+        h = module(torch.as_tensor(x), h)
+        loss = loss + 0.5 * torch.sum((h - torch.as_tensor(y)) ** 2)
+    loss.backward()
+    tensor, block = slots[claim.weight.name]
+    return getattr(module, tensor).grad[block].numpy().reshape(-1, order="F")
