@@ -3,7 +3,7 @@
 The LSTM and GRU derivations (:mod:`symbolic.lstm.proof`,
 :mod:`symbolic.gru.proof`) show each block of a step Jacobian twice: as the
 output of gradproof's chain rule, checked against the elementwise Jacobian,
-then as the closed form an author writes by hand (``s(v) = diag(v * (1 - v))``
+then as the closed form an author writes by hand (``s(v) = diag(v ⊙ (1 - v))``
 for a sigmoid output ``v``), checked equal to it by :class:`ClosedFormClaim`.
 """
 
@@ -83,8 +83,9 @@ class RangeClaim(Claim):
     >>> sigmoid = activation("sigmoid").function
     >>> RangeClaim(sigmoid, sp.Interval.open(0, 1)).check_exact().passed
     True
-    >>> RangeClaim(sigmoid, sp.Interval(0, 1)).check_exact().passed
-    False
+    >>> wrong = RangeClaim(sigmoid, sp.Interval(0, 1)).check_exact()
+    >>> wrong.passed, wrong.detail
+    (False, 'SymPy finds the range (0, 1)')
     """
 
     function: sp.Lambda
@@ -93,11 +94,11 @@ class RangeClaim(Claim):
     def check_exact(self) -> Outcome:
         rng = function_range(self.function(z), z, sp.S.Reals)
         ok = rng == self.interval
-        return Outcome("exact", bool(ok), f"SymPy finds the range {sp.sstr(rng)}")
+        return Outcome("exact", bool(ok), f"SymPy finds the range {text(rng)}")
 
 
 def sigmoid_slope(v: sp.MatrixExpr) -> sp.MatrixExpr:
-    """``s(v) = diag(v * (1 - v))``: the slope of a sigmoid whose output is ``v``.
+    """``s(v) = diag(v ⊙ (1 - v))``: the slope of a sigmoid whose output is ``v``.
 
     Written as one elementwise function of ``v``, so it prints as an author
     writes it and compiles to one NumPy expression.
@@ -106,13 +107,13 @@ def sigmoid_slope(v: sp.MatrixExpr) -> sp.MatrixExpr:
     --------
     >>> v = sp.MatrixSymbol("v", 3, 1)
     >>> text(sigmoid_slope(v))
-    'diag(v*(1 - v))'
+    'diag(v (1 - v))'
     """
     return DiagMatrix(v.applyfunc(_GATE_SLOPE))
 
 
 def one_minus_square(v: sp.MatrixExpr) -> sp.MatrixExpr:
-    """``1 - v**2`` elementwise: the slope of tanh at a point where tanh is ``v``."""
+    """``1 - v^2`` elementwise: the slope of tanh at a point where tanh is ``v``."""
     return v.applyfunc(_TANH_SLOPE)
 
 

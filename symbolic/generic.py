@@ -90,7 +90,8 @@ def block_matrix_step(cell: Cell, reason: str) -> Step:
             r"\begin{bmatrix} "
             + r" \\ ".join(" & ".join(latex(p) for p in row) for row in rows)
             + r" \end{bmatrix}",
-            "[" + ", ".join("[" + ", ".join(text(p) for p in row) + "]" for row in rows) + "]",
+            # Row by row, as the text printer writes matrices: [a, b; c, d].
+            "[" + "; ".join(", ".join(text(p) for p in row) for row in rows) + "]",
         ),
         reason,
     )
@@ -214,7 +215,7 @@ def bound_derivation(cell: Cell) -> Derivation:
                 r"\lim_{T \to \infty} "
                 + chain_norm.latex
                 + r" \le \lim_{N \to \infty} (1+r)^{-N} = 0",
-                f"lim {chain_norm.text} <= lim (1+r)^-N = 0",
+                f"lim_{{T→∞}} {chain_norm.text} <= lim_{{N→∞}} (1+r)^(-N) = 0",
             ),
             "sufficient condition for vanishing; the bound says nothing about growth above 1",
             EqualityClaim(sp.Limit((1 / (1 + r)) ** N, N, sp.oo), 0),

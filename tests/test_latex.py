@@ -108,13 +108,13 @@ def test_unnamed_function_of_a_sum_brackets_the_sum():
     assert latex(jac).replace(s, "s") == (
         r"\operatorname{diag}\left(\frac{1}{\left(s\right)^{2} + 1}\right) W"
     )
-    assert text(jac).replace("U x_t + W h_{t-1}", "s") == "diag(1/((s)**2 + 1)) W"
+    assert text(jac).replace("U x_t + W h_{t-1}", "s") == "diag(1/((s)^2 + 1)) W"
 
 
 def test_unnamed_function_of_a_named_vector_adds_no_brackets():
     jac = step_jacobian(_atan_rnn(named_preactivation=True))
     assert latex(jac) == r"\operatorname{diag}\left(\frac{1}{a_{t}^{2} + 1}\right) W"
-    assert text(jac) == "diag(1/(a_t**2 + 1)) W"
+    assert text(jac) == "diag(1/(a_t^2 + 1)) W"
 
 
 _n = sp.Symbol("n", integer=True, positive=True)
@@ -125,27 +125,27 @@ _SUM = _W * _h + _U * _x  # prints U x_{t} + W h_{t-1}
 
 _BRACKETED = [
     # A sum is bracketed wherever a sum would be: powers, products, signs.
-    (z**3 + 1, _SUM, r"\left(s\right)^{3} + 1", "(s)**3 + 1"),
-    (2 * z, _SUM, r"2 \left(s\right)", "2*(s)"),
+    (z**3 + 1, _SUM, r"\left(s\right)^{3} + 1", "(s)^3 + 1"),
+    (2 * z, _SUM, r"2 \left(s\right)", "2 (s)"),
     (-z, _SUM, r"- \left(s\right)", "-(s)"),
     (sp.exp(-z), _SUM, r"e^{- \left(s\right)}", "exp(-(s))"),
     (1 / z, _SUM, r"\frac{1}{s}", "1/(s)"),
-    (sp.sqrt(z), _SUM, r"\sqrt{s}", "sqrt(s)"),
+    (sp.sqrt(z), _SUM, r"\sqrt{s}", "√(s)"),
     # A product binds tighter than a sum but looser than a power.
-    (z**2, _W * _h, r"\left(W h_{t-1}\right)^{2}", "(W h_{t-1})**2"),
-    (2 * z, _W * _h, r"2 W h_{t-1}", "2*(W h_{t-1})"),
+    (z**2, _W * _h, r"\left(W h_{t-1}\right)^{2}", "(W h_{t-1})^2"),
+    (2 * z, _W * _h, r"2 W h_{t-1}", "2 (W h_{t-1})"),
     (-z, -_W * _h, r"- \left(- W h_{t-1}\right)", "-(-W h_{t-1})"),
     # A superscripted name is bracketed once as a power's base, never twice.
-    (z**2, _W.T * _h, r"\left(W^\top h_{t-1}\right)^{2}", "(W^T h_{t-1})**2"),
+    (z**2, _W.T * _h, r"\left(W^\top h_{t-1}\right)^{2}", "(W^T h_{t-1})^2"),
     (
         z**2,
         _W.T * _h + _x,
         r"\left(W^\top h_{t-1} + x_{t}\right)^{2}",
-        "(W^T h_{t-1} + x_t)**2",
+        "(W^T h_{t-1} + x_t)^2",
     ),
-    (z**2, sp.MatrixSymbol("h^{(1)}", _n, 1), r"\left(h^{(1)}\right)^{2}", "(h^{(1)})**2"),
+    (z**2, sp.MatrixSymbol("h^{(1)}", _n, 1), r"\left(h^{(1)}\right)^{2}", "(h^{(1)})^2"),
     # An unnamed formula binds like its top-level operation.
-    (z**2, elementwise(sp.Lambda(z, 2 * z), _x), r"\left(2 x_{t}\right)^{2}", "(2*x_t)**2"),
+    (z**2, elementwise(sp.Lambda(z, 2 * z), _x), r"\left(2 x_{t}\right)^{2}", "(2 x_t)^2"),
 ]
 
 
@@ -167,14 +167,14 @@ _u = sp.MatrixSymbol("u", _n, 1)
 _T, _k = sp.symbols("T k", integer=True)
 _BOUNDS = [
     (SigmaMax(_W), r"\sigma_{\max}\left(W\right)", "sigma_max(W)"),
-    (_gamma * SigmaMax(_W), r"\gamma \sigma_{\max}\left(W\right)", "gamma*sigma_max(W)"),
+    (_gamma * SigmaMax(_W), r"\gamma \sigma_{\max}\left(W\right)", "gamma sigma_max(W)"),
     (
         1 + _epsilon * SigmaMax(_W - _W.T - _gamma * sp.Identity(_n)),
         r"\epsilon \sigma_{\max}\left(W - W^\top - \gamma I\right) + 1",
-        "epsilon*sigma_max(W - W^T - gamma I) + 1",
+        "epsilon sigma_max(W - W^T - gamma I) + 1",
     ),
     (MaxAbs(_u), r"\max_i \left|u_{i}\right|", "max_i |u_i|"),
-    (_gamma * MaxAbs(_u), r"\gamma \max_i \left|u_{i}\right|", "gamma*max_i |u_i|"),
+    (_gamma * MaxAbs(_u), r"\gamma \max_i \left|u_{i}\right|", "gamma max_i |u_i|"),
     (
         MaxAbs(_W * _h),
         r"\max_i \left|\left(W h_{t-1}\right)_{i}\right|",
@@ -186,10 +186,10 @@ _BOUNDS = [
     (
         _gamma * MaxAbs(_u) * SigmaMax(_W),
         r"\gamma \left(\max_i \left|u_{i}\right|\right) \sigma_{\max}\left(W\right)",
-        "gamma*max_i |u_i|*sigma_max(W)",
+        "gamma (max_i |u_i|) sigma_max(W)",
     ),
-    (SigmaMax(_W) ** (_T - _k), r"\sigma_{\max}\left(W\right)^{T - k}", "sigma_max(W)**(T - k)"),
-    (MaxAbs(_u) ** 2, r"\left(\max_i \left|u_{i}\right|\right)^{2}", "(max_i |u_i|)**2"),
+    (SigmaMax(_W) ** (_T - _k), r"\sigma_{\max}\left(W\right)^{T - k}", "sigma_max(W)^(T - k)"),
+    (MaxAbs(_u) ** 2, r"\left(\max_i \left|u_{i}\right|\right)^{2}", "(max_i |u_i|)^2"),
     (SigmaMax(_W) / _gamma, r"\frac{\sigma_{\max}\left(W\right)}{\gamma}", "sigma_max(W)/gamma"),
 ]
 

@@ -4,7 +4,7 @@ Two derivations, each step carrying the claim that checks it:
 
 1. the LSTM's step Jacobian over the full state ``s_t = [h_t; c_t]``, block
    by block: the project's chain rule, then the closed form (``s(v) =
-   diag(v * (1 - v))`` for a sigmoid output ``v``);
+   diag(v ⊙ (1 - v))`` for a sigmoid output ``v``);
 2. the constant error carousel (Hochreiter and Schmidhuber 1997): the direct
    memory path ``dc_t/dc_{t-1}`` is the identity without a forget gate and
    ``diag(f_t)`` with one, so the memory-only path over ``T - k`` steps is a
@@ -202,12 +202,12 @@ def carousel_derivation(sizes: tuple[int, ...] = (2, 3)) -> Derivation:
     memory_product = Notation(
         r"\prod_{t=T}^{k+1} \operatorname{diag}(f_{t}) = "
         r"\operatorname{diag}\left(f_{T} \odot f_{T-1} \odot \cdots \odot f_{k+1}\right)",
-        "prod_{t=T..k+1} diag(f_t) = diag(f_T ⊙ f_{T-1} ⊙ ... ⊙ f_{k+1})",
+        "diag(f_T) diag(f_{T-1}) ... diag(f_{k+1}) = diag(f_T ⊙ f_{T-1} ⊙ ... ⊙ f_{k+1})",
     )
     memory_norm = Notation(
         r"\left\lVert \prod_{t=T}^{k+1} \operatorname{diag}(f_{t}) \right\rVert_2 = "
         r"\max_j \prod_{t=k+1}^{T} f_{t,j}",
-        "||prod diag(f_t)||_2 = max_j prod_t f_{t,j}",
+        "||diag(f_T) ... diag(f_{k+1})||_2 = max_j f_{T,j} ... f_{k+1,j}",
     )
     full_cc = Notation(
         r"\left[\frac{\partial s_{2}}{\partial s_{0}}\right]_{cc}",
@@ -233,7 +233,7 @@ def carousel_derivation(sizes: tuple[int, ...] = (2, 3)) -> Derivation:
         Step(
             Notation(
                 r"\text{memory-only path } k \to T",
-                "memory-only path k -> T",
+                "memory-only path k → T",
             ),
             "=",
             memory_product,
@@ -244,7 +244,7 @@ def carousel_derivation(sizes: tuple[int, ...] = (2, 3)) -> Derivation:
             memory_norm,
             "<",
             Notation("1", "1"),
-            r"every $f_{t,j} = \sigma(\cdot)$ lies in $(0, 1)$; no weight matrix enters. "
+            r"every $f_{t,j}$ is a sigmoid's value, so it lies in $(0, 1)$; no weight matrix enters. "
             r"Without a forget gate the path is $I$, of norm exactly $1$",
             RangeClaim(activation("sigmoid").function, sp.Interval.open(0, 1)),
         ),
@@ -278,8 +278,8 @@ def carousel_derivation(sizes: tuple[int, ...] = (2, 3)) -> Derivation:
             "What it bounds: the memory-only term of $\\partial s_T/\\partial s_k$, "
             "$\\prod_t \\operatorname{diag}(f_t)$, decays as the product of forget gates, "
             "not as a product of $\\operatorname{diag}(f')\\,W$ factors: no weight matrix and no "
-            "$\\gamma\\,\\sigma_{\\max}(W)$ enters. If every $f_{t,j} \\le \\varphi < 1$ it is at "
-            "most $\\varphi^{T-k}$; gates held near 1 (a large forget bias) keep it near 1. "
+            "$\\gamma\\,\\sigma_{\\max}(W)$ enters. If every $f_{t,j} \\le \\phi < 1$ it is at "
+            "most $\\phi^{T-k}$; gates held near 1 (a large forget bias) keep it near 1. "
             "Without a forget gate it is exactly $I$: it neither vanishes nor explodes.",
             "What it does not bound: every other term of $\\partial s_T/\\partial s_k$ "
             "(and the whole $h$ rows) passes through some $\\partial c_t/\\partial h_{t-1}$ or "
@@ -288,7 +288,7 @@ def carousel_derivation(sizes: tuple[int, ...] = (2, 3)) -> Derivation:
             "plain RNN, so $\\lVert \\partial s_T/\\partial s_k \\rVert_2$ has no bound in terms "
             "of the forget gates, and even the $cc$ block is not $\\prod_t \\operatorname{diag}(f_t)$.",
             "Without a forget gate $c_t$ can grow without bound (Gers et al. 2000); "
-            "then $\\tanh'(c_t) \\to 0$ and the output path $\\partial h_t/\\partial c_{t-1}$ closes.",
+            "then $\\tanh'(c_t)$ tends to $0$ and the output path $\\partial h_t/\\partial c_{t-1}$ closes.",
         ),
     )
 

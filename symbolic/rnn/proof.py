@@ -126,7 +126,8 @@ def bound_derivation(act: str | Activation | sp.Lambda = "tanh") -> Derivation:
                 Notation(f"{name}'(z)", f"{f.name}'(z)"),
                 "=",
                 slope,
-                "derivative of the activation",
+                "derivative of the activation"
+                + ("; relu has no derivative at $z = 0$" if slope.has(sp.Heaviside) else ""),
                 EqualityClaim(sp.diff(f.function(z), z), slope),
             ),
             Step(
@@ -167,7 +168,7 @@ def bound_derivation(act: str | Activation | sp.Lambda = "tanh") -> Derivation:
                     r"\lim_{T \to \infty} "
                     + chain_norm.latex
                     + r" \le \lim_{N \to \infty} (1+r)^{-N} = 0",
-                    "lim ||dh_T/dh_k||_2 <= lim (1+r)^-N = 0",
+                    "lim_{T→∞} ||dh_T/dh_k||_2 <= lim_{N→∞} (1+r)^(-N) = 0",
                 ),
                 "sufficient condition for vanishing",
                 EqualityClaim(sp.Limit((1 / (1 + r)) ** N, N, sp.oo), 0),
@@ -175,7 +176,7 @@ def bound_derivation(act: str | Activation | sp.Lambda = "tanh") -> Derivation:
             Step(
                 Notation(
                     r"\limsup_{T\to\infty} " + chain_norm.latex + r" = \infty",
-                    "limsup ||dh_T/dh_k||_2 = oo",
+                    "limsup_{T→∞} ||dh_T/dh_k||_2 = ∞",
                 ),
                 "=>",
                 Notation(r"\sigma_{\max}(W) > 1/\gamma", "sigma_max(W) > 1/gamma"),
@@ -185,7 +186,8 @@ def bound_derivation(act: str | Activation | sp.Lambda = "tanh") -> Derivation:
         )
         + ((_saturation_step(N),) if f.name == "tanh" else ()),
         notes=(
-            f"$\\gamma = {sp.latex(gamma)}$ for $f = {f.latex}$: derived from the range of $f'$, "
+            f"$\\gamma = {sp.latex(gamma, fold_short_frac=True)}$ for $f = {f.latex}$: "
+            "derived from the range of $f'$, "
             "not tabulated.",
             "Pascanu et al. (2013), eq. 5, write $W_{rec}^\\top \\operatorname{diag}(\\sigma'(x_{i-1}))$; "
             "in numerator layout the factor is $W_{rec} \\operatorname{diag}(\\sigma'(x_{i-1}))$ for "
@@ -201,7 +203,9 @@ def _saturation_step(N: sp.Symbol) -> Step:
     return Step(
         Notation(r"\tanh'(a) = \tfrac14,\ W = 2 \ (1 \times 1)", "tanh'(a) = 1/4, W = 2"),
         "=>",
-        Notation(r"\lim_{N\to\infty} \left(\tanh'(a)\, W\right)^N = 0", "lim (tanh'(a) W)^N = 0"),
+        Notation(
+            r"\lim_{N\to\infty} \left(\tanh'(a)\, W\right)^N = 0", "lim_{N→∞} (tanh'(a) W)^N = 0"
+        ),
         r"not sufficient: $\sigma_{\max}(W) = 2 > 1/\gamma$, yet a saturated unit vanishes",
         EqualityClaim(sp.Limit((sp.diff(sp.tanh(z), z).subs(z, saturated) * 2) ** N, N, sp.oo), 0),
     )
@@ -233,7 +237,7 @@ def linear_derivation() -> Derivation:
         intro=(
             "With $f$ the identity, $\\partial h_T/\\partial h_k = W^{T-k}$. Diagonalise "
             "$W = P \\operatorname{diag}(\\lambda) P^{-1}$: the component along eigenvector $q_i$ "
-            "scales as $\\lambda_i^{T-k}$. A symbolic $2\\times 2$ example with $N = T-k$:"
+            "scales as $\\lambda_i^{T-k}$. A symbolic $2 \\times 2$ example with $N = T-k$:"
         ),
         steps=(
             Step(
@@ -241,7 +245,7 @@ def linear_derivation() -> Derivation:
                 "=",
                 Notation(
                     r"W^{T-k} = P \operatorname{diag}(\lambda)^{T-k} P^{-1}",
-                    "W^(T-k) = P diag(lambda)^(T-k) P^-1",
+                    "W^(T-k) = P diag(lambda)^(T-k) P^(-1)",
                 ),
                 "identity activation: every factor is W",
                 ChainClaim(lin),
@@ -255,7 +259,7 @@ def linear_derivation() -> Derivation:
             ),
             Step(Notation("W^{N}", "W^N"), "=", WN, "induction on N", InductionClaim(W, WN, N)),
             Step(
-                Notation(r"\lim_{N\to\infty} W^N", "lim W^N"),
+                Notation(r"\lim_{N\to\infty} W^N", "lim_{N→∞} W^N"),
                 "=",
                 sp.ZeroMatrix(2, 2),
                 r"$\rho(W) < 1$: e.g. $\lambda_1 = \tfrac{1}{1+r}$, $\lambda_2 = \tfrac{1}{2+r}$",
@@ -318,7 +322,7 @@ def counterexample_derivation() -> Derivation:
                 Notation(r"J = \operatorname{diag}(\tanh'(a))\, W", "J = diag(tanh'(a)) W"),
                 "=",
                 J,
-                r"at $a = (0, \operatorname{artanh}\tfrac12)$: $\tanh'(a) = (1, \tfrac34)$",
+                r"at $a = (0, \operatorname{artanh}(1/2))$: $\tanh'(a) = (1, 3/4)$",
                 EqualityClaim(J, sp.diag(1, sp.Rational(3, 4)) * W),
             ),
             Step(
@@ -331,7 +335,7 @@ def counterexample_derivation() -> Derivation:
             Step(
                 Notation("J^N", "J^N"),
                 "=",
-                Notation(r"2^{N-1} J", "2^(N-1) J"),
+                Notation(r"2^{N-1} J", "2^(N - 1) J"),
                 "induction on N",
                 InductionClaim(J, sp.ImmutableMatrix(2 ** (N - 1) * J), N),
             ),
