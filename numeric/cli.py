@@ -23,6 +23,9 @@ from .errors import GradproofInputError
 from .flow_cli import add_flow_parser, add_params_parser
 from .sweep_cli import add_sweep_parser
 
+#: The questions ``gradproof answer`` knows (``symbolic.answers.QUESTIONS``, kept light).
+QUESTION_NAMES = ("q1", "q2")
+
 if TYPE_CHECKING:
     from symbolic.derivation import Derivation
 
@@ -73,10 +76,20 @@ def _parser() -> argparse.ArgumentParser:
         help="gridlstm: h' form (paper or standard); the stacked reading fixes standard",
     )
     derive.add_argument("--priority", help="gridlstm: priority dimension (none or depth)")
-    derive.add_argument("--format", choices=("latex", "markdown", "text"), default="text")
-    derive.add_argument("--standalone", action="store_true", help="a complete LaTeX document")
-    derive.add_argument("--bold", action="store_true", help="bold vectors and matrices")
+    _add_output_arguments(derive)
     derive.set_defaults(func=run_derive)
+
+    answer = commands.add_parser(
+        "answer", help="the answer to Q1 or Q2, verified, ready to paste into a report"
+    )
+    answer.add_argument(
+        "question",
+        choices=QUESTION_NAMES,
+        help="q1: why the gradients of an Elman RNN vanish, from the Jacobian chain to the "
+        "loss; q2: what the 2D Grid LSTM carries along time and depth, and its equations",
+    )
+    _add_output_arguments(answer)
+    answer.set_defaults(func=run_answer)
 
     report = commands.add_parser("report", help="write the verified report (LaTeX, PDF)")
     report.add_argument("--out", default="report", help="output folder (default: report/)")
@@ -86,6 +99,14 @@ def _parser() -> argparse.ArgumentParser:
     add_sweep_parser(commands)
     add_params_parser(commands)
     return parser
+
+
+def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("latex", "markdown", "text"), default="text")
+    parser.add_argument("--standalone", action="store_true", help="a complete LaTeX document")
+    parser.add_argument(
+        "--bold", action="store_true", help="bold vectors and matrices (latex, markdown)"
+    )
 
 
 def verified(derivations: Sequence[Derivation]) -> list[VerificationReport]:
@@ -103,26 +124,44 @@ class VerificationError(RuntimeError):
     """A derivation's check failed: a defect, never printed as a result."""
 
 
-def run_derive(args: argparse.Namespace) -> int:
-    """Handler of ``gradproof derive``."""
+def _check_output_arguments(args: argparse.Namespace) -> None:
     if args.standalone and args.format != "latex":
         raise GradproofInputError("--standalone needs --format latex")
-    fam = lookup(args.cell)
-    options = chosen_options(fam, args)
+    if args.bold and args.format == "text":
+        raise GradproofInputError("--bold needs --format latex or markdown (text has no bold)")
+
+
+def _print_verified(derivations: Sequence[Derivation], args: argparse.Namespace, title: str) -> int:
     from symbolic.latex import document, render
 
-    try:
-        derivations = fam.derive(**options)
-    except ValueError as exc:  # a combination of options the family refuses
-        raise GradproofInputError(str(exc)) from None
     reports = verified(derivations)
     parts = [render(r.derivation, args.format, bold=args.bold, marks=r.marks) for r in reports]
     body = ("\n\n" if args.format == "text" else "\n").join(parts)
     if args.standalone:
-        title = f"gradproof: {args.cell} derivations, every step machine-checked"
         body = document(body, title)
     sys.stdout.write(body if body.endswith("\n") else body + "\n")
     return 0
+
+
+def run_derive(args: argparse.Namespace) -> int:
+    """Handler of ``gradproof derive``."""
+    _check_output_arguments(args)
+    fam = lookup(args.cell)
+    options = chosen_options(fam, args)
+    try:
+        derivations = fam.derive(**options)
+    except ValueError as exc:  # a combination of options the family refuses
+        raise GradproofInputError(str(exc)) from None
+    return _print_verified(derivations, args, f"Gradient flow through the {fam.name} cell")
+
+
+def run_answer(args: argparse.Namespace) -> int:
+    """Handler of ``gradproof answer``."""
+    _check_output_arguments(args)
+    from symbolic.answers import answer
+
+    titles = {"q1": "Why the gradients of an RNN vanish", "q2": "The 2D Grid LSTM"}
+    return _print_verified(answer(args.question), args, titles[args.question])
 
 
 def run_report(args: argparse.Namespace) -> int:

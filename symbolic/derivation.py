@@ -255,11 +255,13 @@ class ActivationBoundClaim(Claim):
         inside = rng.is_subset(sp.Interval(-self.gamma, self.gamma))
         tight = sp.Max(sp.Abs(rng.inf), sp.Abs(rng.sup)) == self.gamma
         ok = bool(inside) and bool(tight)
-        detail = f"range of f' is {sp.sstr(rng)}, within [-gamma, gamma] and touching it"
+        from .printers import text  # here: printers imports this module
+
+        detail = f"range of f' is {text(rng)}, within [-gamma, gamma] and touching it"
         return Outcome(
             "exact",
             ok,
-            detail if ok else f"range of f' is {sp.sstr(rng)}, gamma={self.gamma} fails",
+            detail if ok else f"range of f' is {text(rng)}, gamma = {text(self.gamma)} fails",
         )
 
 

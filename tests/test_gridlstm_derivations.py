@@ -99,7 +99,7 @@ def test_the_comparison_lists_the_output_form_the_stacked_equations_use():
     comparison = render(comparison_derivation(), "text")
     assert "h^{T}_{t,l} := g^{o,T}_{t,l} ⊙ tanh(m^{T}_{t,l})" in text
     assert "h^{T}_{t,l} := g^{o,T}_{t,l} ⊙ tanh(m^{T}_{t,l})    [stacked reading" in comparison
-    assert "vs output gate * tanh(new memory) (stacked reading)" in comparison
+    assert "vs output gate ⊙ tanh(new memory) (stacked reading)" in comparison
 
 
 @pytest.mark.parametrize("variant", ["stacked", "seed"])

@@ -24,10 +24,10 @@ def test_differences_between_paper_and_stacked_reading_item_by_item():
         ),
         Difference("priority (dimensions reading a new hidden vector)", "none", "D"),
         Difference(
-            "time output form", "tanh(output gate * new memory)", "output gate * tanh(new memory)"
+            "time output form", "tanh(output gate ⊙ new memory)", "output gate ⊙ tanh(new memory)"
         ),
         Difference(
-            "depth output form", "tanh(output gate * new memory)", "output gate * tanh(new memory)"
+            "depth output form", "tanh(output gate ⊙ new memory)", "output gate ⊙ tanh(new memory)"
         ),
         Difference("time biases", "none", "one per gate"),
         Difference("depth biases", "none", "one per gate"),
@@ -55,5 +55,5 @@ def test_differences_are_computed_not_written():
 def test_carried_state_per_axis():
     desc = describe(grid_lstm_2d())
     assert dict(desc.carried) == {"t (time)": "h^{T}, m^{T}", "l (depth)": "h^{D}, m^{D}"}
-    assert dict(desc.memory_update)["D"] == "candidate gate * input gate + forget gate * memory"
+    assert dict(desc.memory_update)["D"] == "candidate gate ⊙ input gate + forget gate ⊙ memory"
     assert ell == sp.Symbol("l", integer=True)

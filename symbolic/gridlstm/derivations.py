@@ -98,7 +98,7 @@ def equations_derivation(
     for label in model.block.order:
         steps += _dimension_steps(model, label)
     for eq in model.boundary:
-        steps.append(Step(eq.lhs, ":=", eq.rhs, "bottom of the depth dimension (t = 1..T)"))
+        steps.append(Step(eq.lhs, ":=", eq.rhs, "bottom of the depth dimension, for t = 1, ..., T"))
     steps.append(Step(model.output.lhs, ":=", model.output.rhs, "output, read at the top layer L"))
     order = " then ".join(model.block.dimension(x).name for x in model.block.order)
     intro = (

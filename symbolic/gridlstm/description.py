@@ -53,7 +53,7 @@ def _structure(expr: sp.Basic, names: Mapping[sp.Basic, str]) -> str:
         fn = next((n for n, a in ACTIVATIONS.items() if a.function == expr.function), "f")
         return f"{fn}({_structure(expr.expr, names)})"
     if isinstance(expr, HadamardProduct):
-        return " * ".join(_structure(a, names) for a in expr.args)
+        return " ⊙ ".join(_structure(a, names) for a in expr.args)
     if isinstance(expr, sp.MatAdd):
         return " + ".join(sorted(_structure(a, names) for a in expr.args))
     if isinstance(expr, sp.ZeroMatrix):
@@ -73,7 +73,7 @@ def describe(model: GridSequenceModel) -> ModelDescription:
     >>> dict(desc.carried)["l (depth)"]
     'h^{D}, m^{D}'
     >>> dict(desc.output_form)["T"]
-    'tanh(output gate * new memory)'
+    'tanh(output gate ⊙ new memory)'
     """
     block, cell = model.block, model.cell
     defs = cell.definitions
@@ -154,8 +154,8 @@ def differences(a: GridSequenceModel, b: GridSequenceModel) -> tuple[Difference,
     time gates u, f, c, o read: h^{D}_{t,l-1}, h^{T}_{t-1,l} vs h^{T}_{t-1,l}, m^{D}_{t,l-1}
     depth gates u, f, c, o read: h^{D}_{t,l-1}, h^{T}_{t-1,l} vs h^{D}_{t,l-1}, h^{T}_{t,l}
     priority (dimensions reading a new hidden vector): none vs D
-    time output form: tanh(output gate * new memory) vs output gate * tanh(new memory)
-    depth output form: tanh(output gate * new memory) vs output gate * tanh(new memory)
+    time output form: tanh(output gate ⊙ new memory) vs output gate ⊙ tanh(new memory)
+    depth output form: tanh(output gate ⊙ new memory) vs output gate ⊙ tanh(new memory)
     time biases: none vs one per gate
     depth biases: none vs one per gate
     bottom boundary m^{D}_{t,0}: 0 vs P*x_{t}

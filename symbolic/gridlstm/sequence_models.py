@@ -219,10 +219,10 @@ def grid_lstm_2d(
     'W^{DD}_{f,l}*h^{D}_{t,l-1} + W^{DT}_{f,l}*h^{T}_{t-1,l}'
     >>> from symbolic.gridlstm.description import describe
     >>> dict(describe(model).output_form)["D"]
-    'tanh(output gate * new memory)'
+    'tanh(output gate ⊙ new memory)'
     >>> stacked = grid_lstm_2d("stacked")
     >>> [str(eq.rhs) for eq in stacked.boundary], dict(describe(stacked).output_form)["D"]
-    (['P*x_{t}', 'P*x_{t}'], 'output gate * tanh(new memory)')
+    (['P*x_{t}', 'P*x_{t}'], 'output gate ⊙ tanh(new memory)')
     """
     variant, output_form, priority = resolve_options(variant, output_form, priority)
     stacked = variant == "stacked"
@@ -242,7 +242,8 @@ def grid_lstm_2d(
         else "Weights untied: one set per layer l.",
         "$W^{TD}_{f,l}$ is the block of the time dimension's forget-gate weight that multiplies "
         "$h^{D}$; the paper's gate weight is $W^{T}_{f} = [W^{TT}_{f}, W^{TD}_{f}]$ "
-        "($d \\times 2d$); weight-file rows i, f, g, o are the gates u, f, c, o.",
+        "($d \\times 2d$); in a weight file, PyTorch's gate rows i, f, g, o hold the input gate $g^{u}$, the forget "
+        "gate $g^{f}$, the candidate $g^{c}$ and the output gate $g^{o}$.",
         "Input enters at the bottom of the depth dimension, output is read at the top, "
         "$y_{t} = h^{D}_{t,L}$.",
     ]

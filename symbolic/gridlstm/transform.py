@@ -4,8 +4,8 @@ The gates read the concatenated hidden vector ``H = [h_1; ...; h_N]``, each
 gate weight given as one block per read vector (``W H = sum_j W^{j} h_j``):
 ``g^u = sigma(W^u H)``, ``g^f = sigma(W^f H)``, ``g^o = sigma(W^o H)``,
 ``g^c = tanh(W^c H)``.  The memory update ``m' = g^f * m + g^u * g^c`` is
-additive; the output form is the paper's ``h' = tanh(g^o * m')`` or the
-standard ``h' = g^o * tanh(m')`` (:data:`OUTPUT_FORMS`).
+additive; the output form is the paper's ``h' = tanh(g^o ⊙ m')`` or the
+standard ``h' = g^o ⊙ tanh(m')`` (:data:`OUTPUT_FORMS`).
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ _GATE_ACTIVATION = {
 
 #: Output forms of the LSTM transform and the formula each one means.
 OUTPUT_FORMS = {
-    "paper": "h' = tanh(g^o * m') (Kalchbrenner et al. 2016)",
-    "standard": "h' = g^o * tanh(m') (Hochreiter and Schmidhuber; PyTorch)",
+    "paper": "h' = tanh(g^o ⊙ m') (Kalchbrenner et al. 2016)",
+    "standard": "h' = g^o ⊙ tanh(m') (Hochreiter and Schmidhuber; PyTorch)",
 }
 
 
@@ -45,7 +45,7 @@ class LSTMTransform:
 
     ``g^u = sigma(W^u H)``, ``g^f = sigma(W^f H)``, ``g^o = sigma(W^o H)``,
     ``g^c = tanh(W^c H)``, ``m' = g^f * m + g^u * g^c`` and either
-    ``h' = tanh(g^o * m')`` (``"paper"``) or ``h' = g^o * tanh(m')``
+    ``h' = tanh(g^o ⊙ m')`` (``"paper"``) or ``h' = g^o ⊙ tanh(m')``
     (``"standard"``); with ``biases`` each pre-activation gains ``+ b``.
 
     Examples
