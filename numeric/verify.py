@@ -43,7 +43,7 @@ from .check import RTOL, check_jacobian
 from .compile import compile_cell, lambdify_matrix
 from .weights import random_params
 
-__all__ = ["StepReport", "VerificationReport", "verify", "check_numeric"]
+__all__ = ["StepReport", "VerificationReport", "check_loss_gradient", "check_numeric", "verify"]
 
 #: Size every size symbol takes in numeric checks (larger than the exact ones).
 NUMERIC_SIZE = 5
@@ -365,6 +365,17 @@ def _sum_formula(claim: LossGradientClaim, seq: _Sequence) -> np.ndarray:
 
 @check_numeric.register
 def _(claim: LossGradientClaim, seed: int = 0) -> Outcome:
+    return check_loss_gradient(claim, seed)
+
+
+def check_loss_gradient(claim: LossGradientClaim, seed: int = 0, torch: bool = False) -> Outcome:
+    """The sum formula of ``claim`` against the loss's own gradient, numerically.
+
+    The reference is central differences of the loss along random directions
+    (what ``gradproof derive`` runs: it needs no PyTorch) or, with
+    ``torch=True``, PyTorch's autograd through its own cell (to ``RTOL``);
+    cells PyTorch lacks, or no PyTorch, fall back to central differences.
+    """
     seq = _Sequence.draw(claim, seed)
     formula = _sum_formula(claim, seq)
     sizes = ", ".join(f"{d} = {v}" for d, v in zip(claim.cell.dims, claim.sizes, strict=True))
@@ -374,23 +385,25 @@ def _(claim: LossGradientClaim, seed: int = 0) -> Outcome:
     if not seq.depends_on(name, np.random.default_rng(seed)):
         detail = f"in {LOSS_DRAWS} random draws the loss never depended on {name}: no test"
         return Outcome("numeric", False, detail)
-    try:
-        reference = _torch_loss_gradient(claim, seq)
-    except (ImportError, ValueError) as exc:  # no PyTorch, or PyTorch has no such cell
-        why = "PyTorch is not installed" if isinstance(exc, ImportError) else "no PyTorch cell"
-        shape = seq.params[name].shape
+    why = ""
+    if torch:
+        try:
+            reference = _torch_loss_gradient(claim, seq)
+        except (ImportError, ValueError) as exc:  # no PyTorch, or PyTorch has no such cell
+            why = " (PyTorch is not installed)" if isinstance(exc, ImportError) else ""
+            why = why or " (no PyTorch cell)"
+        else:
+            error = float(np.linalg.norm(formula - reference) / np.linalg.norm(reference))
+            detail = f"{where} against PyTorch's automatic differentiation: rel. error {error:.1e}"
+            return Outcome("numeric", bool(error <= RTOL), detail)
+    shape = seq.params[name].shape
 
-        def loss(w: np.ndarray) -> np.ndarray:
-            return np.array([seq.loss({**seq.params, name: w.reshape(shape, order="F")})])
+    def loss(w: np.ndarray) -> np.ndarray:
+        return np.array([seq.loss({**seq.params, name: w.reshape(shape, order="F")})])
 
-        w = seq.params[name].reshape(-1, order="F")
-        result = check_jacobian(loss, formula[None, :], w, seed=seed)
-        detail = f"{where} against the loss's {result.detail} ({why})"
-        return Outcome("numeric", result.passed, detail)
-    error = float(np.linalg.norm(formula - reference) / np.linalg.norm(reference))
-    passed = bool(error <= RTOL)
-    detail = f"{where} against PyTorch's automatic differentiation: rel. error {error:.1e}"
-    return Outcome("numeric", passed, detail)
+    w = seq.params[name].reshape(-1, order="F")
+    result = check_jacobian(loss, formula[None, :], w, seed=seed)
+    return Outcome("numeric", result.passed, f"{where} against the loss's {result.detail}{why}")
 
 
 def _torch_loss_gradient(claim: LossGradientClaim, seq: _Sequence) -> np.ndarray:

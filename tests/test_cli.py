@@ -181,3 +181,9 @@ def test_the_numeric_package_exports_resolve_on_first_use():
     from numeric import verify
 
     assert callable(verify) and verify.__module__ == "numeric.verify"
+
+
+@pytest.mark.parametrize("argv", [["derive", "rnn"], ["answer", "q1"]])
+def test_derivations_import_neither_matplotlib_nor_torch(argv):
+    code = f"from numeric.cli import main\nassert main({argv!r}) == 0"
+    assert _imported_after(code) & {"matplotlib", "torch"} == set()

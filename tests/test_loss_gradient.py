@@ -8,7 +8,7 @@ import sys
 import pytest
 import sympy as sp
 
-from numeric.verify import check_numeric, verify
+from numeric.verify import check_loss_gradient, check_numeric, verify
 from symbolic.cells import t
 from symbolic.derivation import EqualityClaim
 from symbolic.explicit import entries
@@ -76,7 +76,7 @@ def test_the_exact_check_also_holds_at_hidden_size_one():
 @pytest.mark.parametrize("weight", ["W", "U"])
 def test_the_sum_matches_pytorch_autograd_to_1e_9(act, weight):
     pytest.importorskip("torch")
-    outcome = check_numeric(claim(act, weight))
+    outcome = check_loss_gradient(claim(act, weight), torch=True)
     assert outcome.passed, outcome.detail
     assert "21 terms (6 steps, n = 3, m = 2)" in outcome.detail
     assert "PyTorch's automatic differentiation" in outcome.detail
@@ -89,11 +89,18 @@ def test_a_formula_without_the_chain_or_the_long_range_terms_fails_both_checks(f
     wrong = claim(formula=formula)
     assert not wrong.check_exact().passed
     assert not check_numeric(wrong).passed
+    assert not check_loss_gradient(wrong, torch=True).passed
+
+
+def test_derive_checks_against_central_differences_without_importing_pytorch(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # "import torch" now raises ImportError
+    outcome = check_numeric(claim())
+    assert outcome.passed and "central differences" in outcome.detail
 
 
 def test_without_pytorch_central_differences_of_the_loss_are_the_reference(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # "import torch" now raises ImportError
-    outcome = check_numeric(claim())
+    outcome = check_loss_gradient(claim(), torch=True)
     assert outcome.passed, outcome.detail
     assert "central differences" in outcome.detail and "not installed" in outcome.detail
     for formula in (NO_CHAIN, SAME_STEP_ONLY):
@@ -101,8 +108,12 @@ def test_without_pytorch_central_differences_of_the_loss_are_the_reference(monke
 
 
 def test_cells_pytorch_lacks_are_checked_against_central_differences():
-    outcome = check_numeric(claim("sigmoid"))
-    assert outcome.passed and "central differences" in outcome.detail
+    outcome = check_loss_gradient(claim("sigmoid"), torch=True)
+    assert (
+        outcome.passed
+        and "central differences" in outcome.detail
+        and "no PyTorch" in outcome.detail
+    )
     assert not check_numeric(claim("sigmoid", formula=NO_CHAIN)).passed
 
 

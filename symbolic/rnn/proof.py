@@ -358,16 +358,20 @@ def counterexample_derivation() -> Derivation:
 
 
 def rnn_derivations(act: str | Activation | sp.Lambda = "tanh") -> tuple[Derivation, ...]:
-    """The whole Q1 argument for an activation: chain, bound, linear case, counterexample.
+    """The whole Q1 argument for an activation: chain, bound, loss gradient, linear case,
+    counterexample.
 
     Examples
     --------
     >>> [d.title.split()[0] for d in rnn_derivations("tanh")]
-    ['Backpropagation', 'Norm', 'The', 'Why']
+    ['Backpropagation', 'Norm', 'From', 'The', 'Why']
     """
+    from ..loss_gradient import loss_gradient_derivation  # here: it imports this package
+
     return (
         chain_derivation(act),
         bound_derivation(act),
+        loss_gradient_derivation(act),
         linear_derivation(),
         counterexample_derivation(),
     )
