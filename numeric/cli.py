@@ -93,6 +93,14 @@ def _parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="write the verified report (LaTeX, PDF)")
     report.add_argument("--out", default="report", help="output folder (default: report/)")
+    report.add_argument("--title", help="the report's title")
+    report.add_argument("--author", help="the author line under the title")
+    report.add_argument(
+        "--date",
+        default="",
+        help="the date line (default: none, so that the same inputs give the same bytes)",
+    )
+    report.add_argument("--paper", choices=("a4", "letter"), default="a4", help="paper size")
     report.set_defaults(func=run_report)
 
     add_flow_parser(commands)
@@ -166,12 +174,15 @@ def run_answer(args: argparse.Namespace) -> int:
 
 def run_report(args: argparse.Namespace) -> int:
     """Handler of ``gradproof report``."""
-    from .report import write_report
+    from .report import TitleBlock, write_report
+
+    given = {k: getattr(args, k) for k in ("title", "author") if getattr(args, k) is not None}
+    title = TitleBlock(**given, date=args.date, paper=args.paper)
 
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    for line in write_report(args.out, progress):
+    for line in write_report(args.out, progress, title):
         print(line)
     return 0
 

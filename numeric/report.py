@@ -33,8 +33,11 @@ from pathlib import Path
 import numpy as np
 
 from symbolic.activations import activation
+from symbolic.answers import answer
 from symbolic.derivation import Derivation
-from symbolic.latex import document, render, tex_text
+from symbolic.gridlstm.diagram import block_tikz
+from symbolic.latex import PREAMBLE, render, tex_text
+from symbolic.references import bibtex, cite
 from symbolic.registry import family
 from symbolic.rnn import elman_rnn
 
@@ -73,6 +76,7 @@ class Section:
     title: str
     derivations: Callable[[], Sequence[Derivation]]
     figures: tuple[tuple[str, Callable[[Path], str]], ...] = ()
+    opening: Callable[[], str] | None = None
 
 
 def plot_rnn_flow(path: Path, hidden: int = 32, steps: int = 60) -> str:
@@ -167,11 +171,22 @@ def plot_grid_depth(path: Path, hidden: int = 16, layers: int = 8, steps: int = 
     )
 
 
+def _block_figure() -> str:
+    return (
+        "\\begin{figure}[htbp]\n\\centering\n"
+        + block_tikz()
+        + "\n\\caption{One block of the 2D Grid LSTM (Kalchbrenner, Danihelka and Graves 2016, "
+        "Sec. 3). Both LSTMs read the shared hidden vector $H$; the time LSTM carries its memory "
+        "$m^{T}$ along time, the depth LSTM its memory $m^{D}$ up the layers, each through its "
+        "own forget gate.}\n\\label{fig:grid-block}\n\\end{figure}\n"
+    )
+
+
 #: The report's sections, in order.
 SECTIONS: list[Section] = [
     Section(
-        "Q1: the vanishing gradient of a naive RNN",
-        lambda: family("rnn").derive(activation="tanh"),
+        "Why the gradients of a naive RNN vanish",
+        lambda: answer("q1")[:1] + family("rnn").derive(activation="tanh"),
         (("rnn_flow.pdf", plot_rnn_flow), ("rnn_sweep.pdf", plot_rnn_sweep)),
     ),
     Section(
@@ -180,12 +195,14 @@ SECTIONS: list[Section] = [
         (("gated_flow.pdf", plot_gated),),
     ),
     Section(
-        "Q2: the 2D Grid LSTM along time and depth",
+        "The 2D Grid LSTM along time and depth",
         lambda: (
-            family("gridlstm").derive(variant="paper")
+            answer("q2")[:1]
+            + family("gridlstm").derive(variant="paper")
             + family("gridlstm").derive(variant="stacked")[:2]
         ),
         (("grid_depth.pdf", plot_grid_depth),),
+        _block_figure,
     ),
 ]
 
@@ -341,12 +358,53 @@ def _figure_workers(
             worker.close()
 
 
-def report_tex(folder: Path, progress: Callable[[str], None] = lambda line: None) -> str:
+@dataclass(frozen=True)
+class TitleBlock:
+    """The report's title, author and date, and its paper size (``a4`` or ``letter``).
+
+    The date is empty unless given, so that builds stay byte-identical.
+    """
+
+    title: str = "Vanishing and exploding gradients in recurrent networks, checked"
+    author: str = "Derivations and measurements by gradproof"
+    date: str = ""
+    paper: str = "a4"
+
+    def preamble(self) -> str:
+        """The document's preamble, title block included (``\\begin{document}`` excluded)."""
+        head = PREAMBLE.replace(
+            "\\documentclass[11pt]{article}", f"\\documentclass[11pt,{self.paper}paper]{{article}}"
+        )
+        return (
+            head
+            + "\\usepackage{tikz}\n"
+            + "\\ifdefined\\pdftrailerid\\pdftrailerid{}\\fi\n"
+            + f"\\title{{{tex_text(self.title)}}}\n\\author{{{tex_text(self.author)}}}\n"
+            + f"\\date{{{tex_text(self.date)}}}\n"
+        )
+
+
+#: Papers ``--paper`` accepts.
+PAPERS = ("a4", "letter")
+
+
+def _numbered(rendered: str) -> str:
+    """A derivation as a numbered subsection of the report, citations linked to the list."""
+    return cite(rendered.replace("\\section*{\\raggedright ", "\\subsection{", 1))
+
+
+def report_tex(
+    folder: Path,
+    progress: Callable[[str], None] = lambda line: None,
+    title: TitleBlock = TitleBlock(),
+) -> str:
     """Verify every derivation, draw every figure into ``folder``, return the LaTeX.
 
     ``progress`` receives one line per derivation and figure, as work starts.
     Every derivation is verified once, here, section after section; figures
-    drawn by worker processes meanwhile are collected at the end.
+    drawn by worker processes meanwhile are collected at the end.  Sections
+    and derivations are numbered, equations labelled, and citations in words
+    point into ``refs.bib`` (:func:`symbolic.references.bibtex`).
     """
     parts = [
         "Every displayed step below was checked by the computer when this report was built: "
@@ -357,13 +415,15 @@ def report_tex(folder: Path, progress: Callable[[str], None] = lambda line: None
     with _figure_workers(folder, progress) as drawing:
         sections, captions = [], {}
         for i, section in enumerate(SECTIONS):
-            rendered = [f"\\part*{{{tex_text(section.title)}}}\n"]
+            rendered = [f"\\section{{{tex_text(section.title)}}}\n"]
+            if section.opening is not None:
+                rendered.append(section.opening())
             for derivation in section.derivations():
                 progress(f"verifying: {derivation.title}")
                 result = verify(derivation, seed=SEED)
                 if not result.passed:
                     raise RuntimeError(f"{derivation.title}: {'; '.join(result.failures())}")
-                rendered.append(render(derivation, "latex", marks=result.marks))
+                rendered.append(_numbered(render(derivation, "latex", marks=result.marks)))
             sections.append(rendered)
             if i not in drawing:
                 captions[i] = []
@@ -378,7 +438,12 @@ def report_tex(folder: Path, progress: Callable[[str], None] = lambda line: None
             _figure_tex(name, caption)
             for (name, _), caption in zip(section.figures, captions[i], strict=True)
         ]
-    return document("\n".join(parts), "gradproof: gradients in recurrent networks, checked")
+    return (
+        title.preamble()
+        + "\\begin{document}\n\\maketitle\n\n"
+        + cite("\n".join(parts))
+        + "\n\\bibliographystyle{plain}\n\\bibliography{refs}\n\\end{document}\n"
+    )
 
 
 def _latex_command() -> list[str] | None:
@@ -390,12 +455,15 @@ def _latex_command() -> list[str] | None:
 
 
 def _compile_pdf(folder: Path, command: list[str]) -> None:
+    """latexmk runs pdflatex and bibtex as often as needed; bare pdflatex needs bibtex between."""
     env = dict(os.environ, SOURCE_DATE_EPOCH="0", FORCE_SOURCE_DATE="1")
-    runs = 1 if command[0] == "latexmk" else 2
-    for _ in range(runs):
-        done = subprocess.run(
-            [*command, "report.tex"], cwd=folder, env=env, capture_output=True, text=True
-        )
+    if command[0] == "latexmk":
+        runs = [[*command, "report.tex"]]
+    else:
+        bib = [["bibtex", "report"]] if shutil.which("bibtex") else []
+        runs = [[*command, "report.tex"], *bib, [*command, "report.tex"], [*command, "report.tex"]]
+    for run in runs:
+        done = subprocess.run(run, cwd=folder, env=env, capture_output=True, text=True)
         if done.returncode != 0:
             log = (
                 (folder / "report.log").read_text(errors="replace")
@@ -409,7 +477,9 @@ def _compile_pdf(folder: Path, command: list[str]) -> None:
 
 
 def write_report(
-    out: str | os.PathLike = "report", progress: Callable[[str], None] = lambda line: None
+    out: str | os.PathLike = "report",
+    progress: Callable[[str], None] = lambda line: None,
+    title: TitleBlock = TitleBlock(),
 ) -> list[str]:
     """Build the report into folder ``out``; return the lines to tell the user.
 
@@ -429,8 +499,9 @@ def write_report(
     command = _latex_command()
     with tempfile.TemporaryDirectory(prefix=".gradproof-", dir=parent) as scratch:
         folder = Path(scratch)
-        (folder / "report.tex").write_text(report_tex(folder, progress))
-        products = ["report.tex", *(n for s in SECTIONS for n, _ in s.figures)]
+        (folder / "report.tex").write_text(report_tex(folder, progress, title))
+        (folder / "refs.bib").write_text(bibtex())
+        products = ["report.tex", "refs.bib", *(n for s in SECTIONS for n, _ in s.figures)]
         if command is not None:
             progress(f"compiling: report.pdf with {command[0]}")
             _compile_pdf(folder, command)

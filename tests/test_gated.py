@@ -59,7 +59,7 @@ def test_renderings_show_no_sympy_internals_and_state_the_conventions(verified, 
     for note in derivation.notes:
         assert note[:20] in out or fmt == "text"
     if fmt == "latex":
-        assert out.count(r"\begin{align*}") == out.count(r"\end{align*}") == 1
+        assert out.count(r"\begin{align}") == out.count(r"\end{align}") == 1
 
 
 def _claims(derivation, kind):

@@ -1,4 +1,6 @@
+import re
 import shutil
+import subprocess
 
 import pytest
 
@@ -13,24 +15,77 @@ def test_report_without_latex_engine_writes_tex_and_says_so(tmp_path, monkeypatc
     out = capsys.readouterr().out
     assert "no LaTeX engine" in out
     figures = [name for section in report.SECTIONS for name, _ in section.figures]
-    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == sorted(["report.tex", *figures])
+    expected = ["report.tex", "refs.bib", *figures]
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == sorted(expected)
     tex = (tmp_path / "r" / "report.tex").read_text()
     assert "checked: exact, numeric" in tex and "FAILED" not in tex
     assert "\\includegraphics" in tex
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="no pdflatex installed")
-def test_report_pdf_is_written_and_byte_identical_across_runs(tmp_path, monkeypatch):
-    # run a draws the figures in worker processes (two cores or more), run b here
-    monkeypatch.setattr(report, "_cores", lambda: 2)
-    assert main(["report", "--out", str(tmp_path / "a")]) == 0
-    monkeypatch.setattr(report, "_cores", lambda: 1)
-    assert main(["report", "--out", str(tmp_path / "b")]) == 0
+LATEX = pytest.mark.skipif(shutil.which("latexmk") is None, reason="no latexmk installed")
+OPTIONS = ["--title", "Gradients & RNNs", "--author", "A. Student", "--paper", "letter"]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Two builds of the report: a draws the figures in worker processes, b here."""
+    if shutil.which("latexmk") is None:
+        pytest.skip("no latexmk installed")
+    root = tmp_path_factory.mktemp("reports")
+    with pytest.MonkeyPatch.context() as mp:
+        for name, cores in (("a", 2), ("b", 1)):
+            mp.setattr(report, "_cores", lambda cores=cores: cores)
+            assert main(["report", "--out", str(root / name), *OPTIONS]) == 0
+    return root
+
+
+@LATEX
+def test_report_pdf_is_written_and_byte_identical_across_runs(built):
     figures = [name for section in report.SECTIONS for name, _ in section.figures]
-    for product in ("report.tex", "report.pdf", *figures):
-        assert (tmp_path / "a" / product).read_bytes() == (tmp_path / "b" / product).read_bytes(), (
-            product
-        )
+    for product in ("report.tex", "refs.bib", "report.pdf", *figures):
+        assert (built / "a" / product).read_bytes() == (built / "b" / product).read_bytes(), product
+
+
+@LATEX
+def test_the_folder_compiles_as_it_is_with_every_reference_resolved(built, tmp_path):
+    folder = tmp_path / "upload"
+    shutil.copytree(built / "a", folder)
+    (folder / "report.pdf").unlink()
+    done = subprocess.run(
+        ["latexmk", "-pdf", "-interaction=nonstopmode", "report.tex"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+    log = (folder / "report.log").read_text(errors="replace")
+    assert "undefined" not in log.lower(), "an undefined reference or citation"
+    assert overfull_points(log) <= 10
+    bbl = (folder / "report.bbl").read_text()
+    for key in ("pascanu2013", "hochreiter1997", "gers2000", "cho2014", "kalchbrenner2016"):
+        assert f"\\bibitem{{{key}}}" in bbl, key
+
+
+def overfull_points(log: str) -> float:
+    """The widest overfull box in a LaTeX log, in points (0 if none)."""
+    widths = re.findall(r"Overfull \\hbox \(([0-9.]+)pt too wide", log)
+    return max(map(float, widths), default=0.0)
+
+
+def test_overfull_points_reads_the_log():
+    assert overfull_points("Overfull \\hbox (83.8pt too wide) in paragraph") == 83.8
+    assert overfull_points("nothing") == 0.0
+
+
+@LATEX
+def test_title_block_sections_and_citations(built):
+    tex = (built / "a" / "report.tex").read_text()
+    assert "\\documentclass[11pt,letterpaper]{article}" in tex
+    assert "\\title{Gradients \\& RNNs}" in tex and "\\author{A. Student}" in tex
+    assert "\\date{}" in tex  # no timestamp unless asked
+    assert "\\section{" in tex and "\\section*" not in tex and "\\part*" not in tex
+    assert "\\label{eq:" in tex and "\\label{fig:grid-block}" in tex
+    assert "\\begin{tikzpicture}" in tex and "\\bibliography{refs}" in tex
 
 
 def broken_in_a_worker(path):
