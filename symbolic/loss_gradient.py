@@ -3,7 +3,7 @@
 For a loss summed over time, ``E = sum_t E_t(h_t)``, the gradient with
 respect to a weight ``W`` of a cell with one state vector is (their eqs. 3-5)
 
-    dE/dW = sum_{t=1..T} sum_{k=1..t} dE_t/dh_t . dh_t/dh_k . d+h_k/dW,
+    dE/dW = sum_{t=1}^T sum_{k=1}^t dE_t/dh_t . dh_t/dh_k . d+h_k/dW,
 
 where ``dh_t/dh_k`` is the ordered product of step Jacobians (the identity
 when ``k = t``) and ``d+h_k/dW`` the *immediate* partial derivative: the
@@ -262,13 +262,13 @@ def formula_notation(formula: sp.Expr = SUM_FORMULA, weight: str = "W") -> Notat
     Examples
     --------
     >>> print(formula_notation().text)
-    sum_{t=1..T} sum_{k=1..t} (dE_t/dh_t) (dh_t/dh_k) (d^+h_k/dW)
+    sum_{t=1}^T sum_{k=1}^t (dE_t/dh_t) (dh_t/dh_k) (d^+h_k/dW)
     """
     sums_latex, sums_text, body = [], [], formula
     while isinstance(body, sp.Sum):
         for var, lo, hi in reversed(body.limits):
             sums_latex.append(rf"\sum_{{{sp.latex(var)}={sp.latex(lo)}}}^{{{sp.latex(hi)}}}")
-            sums_text.append(f"sum_{{{var}={lo}..{hi}}}")
+            sums_text.append(f"sum_{{{var}={lo}}}^{hi}")
         body = body.function
     factors = body.args if isinstance(body, sp.Mul) else (body,)
 
@@ -426,7 +426,7 @@ def loss_gradient_derivation(act: str = "tanh") -> Derivation:
             Step(
                 Notation(r"E", "E"),
                 ":=",
-                Notation(r"\sum_{t=1}^{T} E_{t}(h_{t})", "sum_{t=1..T} E_t(h_t)"),
+                Notation(r"\sum_{t=1}^{T} E_{t}(h_{t})", "sum_{t=1}^T E_t(h_t)"),
                 "the loss of a sequence: a sum of per-step losses",
             ),
             _immediate_step(act),

@@ -86,7 +86,7 @@ def test_q1_answer_opens_with_a_paragraph_then_states_the_bound_and_the_eigenval
     out = texts["q1", "text"]
     assert "||dh_t/dh_k||_2 <= (gamma sigma_max(W))^(t-k)" in out
     assert "W = P D P^-1 ==> W^N = P D^N P^-1" in out
-    assert "dE/dW = sum_{t=1..T} sum_{k=1..t} (dE_t/dh_t) (dh_t/dh_k) (d^+h_k/dW)" in out
+    assert "dE/dW = sum_{t=1}^T sum_{k=1}^t (dE_t/dh_t) (dh_t/dh_k) (d^+h_k/dW)" in out
 
 
 def test_q1_answer_carries_the_loss_gradient_and_its_long_range_bound():

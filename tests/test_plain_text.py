@@ -64,14 +64,7 @@ def _cases():
     cases = [("rnn", {"activation": act}) for act in ACTIVATIONS]
     cases += [(name, {"variant": v}) for name in ("lstm", "gru") for v in _variants(name)]
     grid = [{"variant": v} for v in _variants("gridlstm")] + [{"priority": "depth"}]
-    # Their prose comes from symbolic/gridlstm/ and symbolic/latex.py's _plain,
-    # which turn \dots into "dots" and \ne into "ne"; owned by another change.
-    pending = pytest.mark.xfail(
-        strict=True,
-        reason="gridlstm prose still leaks 'dots', 'ne', '*', '1..T' "
-        "(symbolic/gridlstm, latex._plain): remove this mark once they are fixed",
-    )
-    cases += [pytest.param("gridlstm", opts, marks=pending) for opts in grid]
+    cases += [("gridlstm", opts) for opts in grid]
     names = ("indrnn", "mgu", "peephole_lstm", "antisymmetric_rnn")
     cases += [(f"{OWN}:{name}", {}) for name in names]
     return cases

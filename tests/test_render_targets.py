@@ -33,7 +33,8 @@ from example_cells import OWN
 from tex_build import pdflatex
 
 from symbolic import family
-from symbolic.latex import MARKDOWN_BLOCK, equation_label, render, rhs_rows
+from symbolic.latex import MARKDOWN_BLOCK, equation_label, render
+from symbolic.linebreak import rhs_rows
 from symbolic.printers import latex
 
 JS = Path(__file__).resolve().parent / "js"
