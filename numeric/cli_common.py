@@ -8,6 +8,9 @@ This module is imported by ``gradproof --help``, so it imports neither NumPy
 nor SymPy at module level: the registry lists its names without importing a
 family, and what help texts list besides (:data:`ACTIVATION_NAMES`,
 :data:`INITS`) is spelled out here, kept equal to its source by the tests.
+The defaults of random weights and inputs (:data:`DEFAULT_RANDOM`,
+:data:`GRIDLSTM_DEFAULTS`) live here too: the help texts are written from
+the same values the commands use.
 """
 
 from __future__ import annotations
@@ -32,11 +35,14 @@ __all__ = [
     "CELL_HELP",
     "CELL_OPTIONS",
     "DEFAULT_RANDOM",
+    "FLOW_STEPS",
+    "GRIDLSTM_DEFAULTS",
     "INITS",
     "add_cell_arguments",
     "check_numbers",
     "chosen_options",
     "compiled",
+    "default_note",
     "flags_describe",
     "lookup",
     "parse_sizes",
@@ -91,23 +97,68 @@ def chosen_options(fam: CellFamily, args: argparse.Namespace) -> dict[str, str]:
 
 #: Random-weight options of cells with a PyTorch layout, and their defaults.
 DEFAULT_RANDOM = {"hidden": 32, "input": 4, "scale": 1.0, "init": "gaussian"}
+#: Horizon T of ``gradproof flow`` without ``--inputs`` or ``--steps``.
+FLOW_STEPS = 100
+#: Defaults of ``gradproof flow gridlstm`` (its random weights, inputs and form).
+GRIDLSTM_DEFAULTS = {
+    "hidden": 16,
+    "input": 4,
+    "layers": 4,
+    "scale": 1.0,
+    "steps": 20,
+    "output_form": "paper",
+    "priority": "none",
+}
 
 
-def add_cell_arguments(parser: argparse.ArgumentParser) -> None:
-    """The cell, its options, random-weight sizes and the outputs ``flow`` and ``sweep`` share."""
+def default_note(value: object, gridlstm: object = None) -> str:
+    """``"default 32"``, or ``"default 32; gridlstm 16"`` where the Grid LSTM differs.
+
+    Examples
+    --------
+    >>> default_note(DEFAULT_RANDOM["hidden"], GRIDLSTM_DEFAULTS["hidden"])
+    'default 32; gridlstm 16'
+    >>> default_note(DEFAULT_RANDOM["scale"], GRIDLSTM_DEFAULTS["scale"])
+    'default 1'
+    """
+    note = f"default {value:g}" if isinstance(value, float) else f"default {value}"
+    if gridlstm is not None and gridlstm != value:
+        note += (
+            f"; gridlstm {gridlstm:g}" if isinstance(gridlstm, float) else f"; gridlstm {gridlstm}"
+        )
+    return note
+
+
+def add_cell_arguments(parser: argparse.ArgumentParser, *, gridlstm: bool = False) -> None:
+    """The cell, its options, random-weight sizes and the outputs ``flow`` and ``sweep`` share.
+
+    With ``gridlstm`` (``flow``, which runs the Grid LSTM too), help texts
+    name the Grid LSTM's defaults where they differ.
+    """
+
+    def note(name: str) -> str:
+        return default_note(DEFAULT_RANDOM[name], GRIDLSTM_DEFAULTS[name] if gridlstm else None)
+
     parser.add_argument("cell", help=CELL_HELP)
-    parser.add_argument("--activation", help="rnn: nonlinearity, tanh (default) or relu")
+    parser.add_argument(
+        "--activation",
+        help=f"rnn: nonlinearity, one of {', '.join(ACTIVATION_NAMES)} (default tanh)",
+    )
     parser.add_argument(
         "--variant", help="lstm: pytorch (default) or no_forget; gru: pytorch (default) or textbook"
     )
+    torch_or_grid = "random PyTorch or Grid LSTM weights" if gridlstm else "random PyTorch weights"
     parser.add_argument(
-        "--hidden", type=int, help="random PyTorch weights: hidden size (default 32)"
+        "--hidden", type=int, metavar="N", help=f"{torch_or_grid}: hidden size ({note('hidden')})"
     )
-    parser.add_argument("--input", type=int, help="random PyTorch weights: input size (default 4)")
+    parser.add_argument(
+        "--input", type=int, metavar="M", help=f"{torch_or_grid}: input size ({note('input')})"
+    )
     parser.add_argument(
         "--init",
         choices=INITS,
-        help="random PyTorch weights: W_hh drawn gaussian (default) or orthogonal, then rescaled",
+        help="random PyTorch weights: W_hh drawn gaussian (default) or orthogonal (every "
+        "singular value equal), then rescaled to the chosen sigma_max",
     )
     parser.add_argument(
         "--size",
@@ -165,6 +216,11 @@ def check_numbers(args: argparse.Namespace) -> None:
     seeds = getattr(args, "seeds", None)
     if seeds is not None and seeds < 1:
         raise GradproofInputError(f"--seeds must be at least 1, got {seeds}")
+    for name in ("input_scale", "bias_scale"):
+        value = getattr(args, name, None)
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            flag = "--" + name.replace("_", "-")
+            raise GradproofInputError(f"{flag} must be a non-negative number, got {value}")
 
 
 def random_weights(

@@ -23,10 +23,13 @@ from symbolic.registry import CellFamily, load_entry_point
 from .cli_common import (
     CELL_HELP,
     DEFAULT_RANDOM,
+    FLOW_STEPS,
+    GRIDLSTM_DEFAULTS,
     add_cell_arguments,
     check_numbers,
     chosen_options,
     compiled,
+    default_note,
     flags_describe,
     lookup,
     random_weights,
@@ -60,27 +63,58 @@ def add_flow_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
         description="Run a recurrent network forward, then measure the spectral norm of "
         "ds_T/ds_{T-k} for k = 1..T in log space, against the cell's bound B^k.",
     )
-    add_cell_arguments(parser)
+    add_cell_arguments(parser, gridlstm=True)
     parser.add_argument(
         "--weights",
         metavar="FILE",
         help="weights as .npz (or .pt/.pth with torch): a PyTorch state_dict, or keyed by "
         "parameter names (see gradproof params CELL)",
     )
-    parser.add_argument("--layer", type=int, help="layer K of a multi-layer module (_lK names)")
-    parser.add_argument("--scale", type=float, help="random weights: sigma_max(W_hh) (default 1)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of random weights and inputs")
+    parser.add_argument(
+        "--layer", type=int, metavar="K", help="layer K of a multi-layer module (_lK names)"
+    )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        metavar="S",
+        help="random weights: sigma_max(W_hh) = S; for cells keyed by parameter names, "
+        "sigma_max of every matrix, max |v_i| of every vector, scalars uniform in (0, S); "
+        "for gridlstm, weight entries of standard deviation S/sqrt(2H), H the hidden size "
+        f"({default_note(DEFAULT_RANDOM['scale'], GRIDLSTM_DEFAULTS['scale'])})",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="K",
+        help="random-number seed of the random weights and inputs: the same K draws the same "
+        "numbers (default 0)",
+    )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--inputs", metavar="F.npy", help="inputs x_1..x_T, shape (T, in)")
-    source.add_argument("--steps", type=int, help="T standard-normal inputs (default 100)")
+    source.add_argument(
+        "--steps",
+        type=int,
+        metavar="T",
+        help=f"T standard-normal inputs ({default_note(FLOW_STEPS, GRIDLSTM_DEFAULTS['steps'])})",
+    )
     parser.add_argument("--h0", metavar="F.npy", help="initial state, shape (N,); default zeros")
     parser.add_argument(
-        "--output-form", help="gridlstm: h' = tanh(o*m') (paper) or o*tanh(m') (standard)"
+        "--output-form",
+        help="gridlstm: h' = tanh(o*m') (paper) or o*tanh(m') (standard) "
+        f"(default {GRIDLSTM_DEFAULTS['output_form']})",
     )
     parser.add_argument(
-        "--priority", help="gridlstm: depth reads the new time hidden vector (depth) or not (none)"
+        "--priority",
+        help="gridlstm: depth reads the new time hidden vector (depth) or not (none) "
+        f"(default {GRIDLSTM_DEFAULTS['priority']})",
     )
-    parser.add_argument("--layers", type=int, help="gridlstm: layers L (default 4)")
+    parser.add_argument(
+        "--layers",
+        type=int,
+        metavar="L",
+        help=f"gridlstm: layers L (default {GRIDLSTM_DEFAULTS['layers']})",
+    )
     parser.add_argument(
         "--tied", action="store_true", help="gridlstm: one weight set for all layers"
     )
@@ -201,7 +235,7 @@ def run_flow(args: argparse.Namespace) -> int:
     from .plots import check_plot_path, plot_flow
     from .weights import random_inputs
 
-    args.steps = 100 if args.steps is None else args.steps
+    args.steps = FLOW_STEPS if args.steps is None else args.steps
     if args.plot:
         check_plot_path(args.plot)
     params = _weights(fam, cell, args)

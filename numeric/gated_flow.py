@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from symbolic.registry import family
 
 from .flow import gradient_flow
-from .plots import save_figure
+from .plots import FIGURE_WIDTH, LABEL_PT, SMALL_PT, save_figure, style_axes
 from .weights import random_inputs, random_state_dict, torch_weights
 
 __all__ = ["GATED_FLOW_CELLS", "gated_flows", "plot_gated_flow"]
@@ -95,16 +95,17 @@ def plot_gated_flow(
     (True, True)
     """
     k = np.arange(1, steps + 1)
-    fig = Figure(figsize=(3.4 * len(scales) + 0.6, 3.9), layout="constrained")
+    fig = Figure(figsize=(FIGURE_WIDTH, 3.6), layout="constrained")
     axes = fig.subplots(1, len(scales), sharey=True, squeeze=False)[0]
     for ax, scale in zip(axes, scales, strict=True):
         for i, (label, curve) in enumerate(gated_flows(hidden, steps, scale, seed).items()):
             ax.plot(k, curve, color=f"C{i}", label=label)
-        ax.set_title(rf"$\sigma_{{\max}}(W_{{hh}}) = {scale:g}$", fontsize=10)
-        ax.set_xlabel(r"$k$ (steps back from $T$)")
+        ax.set_title(rf"$\sigma_{{\max}}(W_{{hh}}) = {scale:g}$", fontsize=LABEL_PT)
+        ax.set_xlabel(r"$k$ (steps back from $T$)", fontsize=LABEL_PT)
+        style_axes(ax, integer_x=True)
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel(r"$\log_{10} \|\partial s_T / \partial s_{T-k}\|_2$")
-    axes[0].legend(fontsize=8)
+    axes[0].set_ylabel(r"$\log_{10} \|\partial s_T / \partial s_{T-k}\|_2$", fontsize=LABEL_PT)
+    axes[0].legend(fontsize=SMALL_PT)
     save_figure(fig, path)
     shown = ", ".join(f"{s:g}" for s in scales)
     return (

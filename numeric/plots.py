@@ -7,6 +7,11 @@ salt, so the same data always gives the same bytes.  A file is written to a
 temporary name beside the target and moved into place, so a failed run
 leaves nothing behind.
 
+Every figure is :data:`FIGURE_WIDTH` inches wide, about the width the report
+prints it at, so its font sizes (:data:`LABEL_PT`, :data:`SMALL_PT`) are
+close to the printed sizes; titles are wrapped to the figure's width by
+:func:`fit_text`, so none is cut off at the edges.
+
 matplotlib is imported by the functions that draw, not with this module:
 :func:`check_plot_path` runs before any work, in commands that may not draw.
 """
@@ -14,6 +19,7 @@ matplotlib is imported by the functions that draw, not with this module:
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -23,9 +29,22 @@ import numpy as np
 from .errors import GradproofInputError
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["PLOT_FORMATS", "check_plot_path", "plot_flow", "plot_sweep", "save_figure"]
+__all__ = [
+    "FIGURE_WIDTH",
+    "LABEL_PT",
+    "PLOT_FORMATS",
+    "RATE_CONVENTION",
+    "SMALL_PT",
+    "check_plot_path",
+    "fit_text",
+    "plot_flow",
+    "plot_sweep",
+    "save_figure",
+    "style_axes",
+]
 
 #: Output formats by file extension, with the metadata that removes timestamps.
 PLOT_FORMATS = {
@@ -33,6 +52,81 @@ PLOT_FORMATS = {
     "pdf": {"CreationDate": None, "Producer": None},
     "svg": {"Date": None},
 }
+
+#: Width of every figure, in inches: a little under 0.8 of the text width of
+#: an A4 page with 1.8 cm margins (17.4 cm), the width the report prints at.
+FIGURE_WIDTH = 5.4
+
+#: Font size of titles and axis labels, in points.
+LABEL_PT = 9.0
+
+#: Font size of tick labels, legends and notes, in points: the smallest text.
+SMALL_PT = 8.0
+
+#: Resolution of PNG files, in dots per inch.
+PNG_DPI = 200
+
+#: A word of :func:`fit_text`: a run of non-space characters or ``$...$`` math.
+_WORD = re.compile(r"(?:\$[^$]*\$|[^\s$])+")
+
+
+def fit_text(text: str, width: float, fontsize: float) -> str:
+    """``text`` with line breaks so that no line is wider than ``width`` inches.
+
+    Breaks go between words (never inside ``$...$`` math); existing line
+    breaks are kept.  A single word wider than ``width`` gets a line of its own.
+
+    Examples
+    --------
+    >>> fit_text("decays by 0.137 decades per layer going down from the output", 2.0, 8)
+    'decays by 0.137 decades per layer\\ngoing down from the output'
+    >>> print(fit_text("the bound $a^{k} + b^{k}$ is kept whole", 0.8, 8))
+    the bound
+    $a^{k} + b^{k}$ is kept
+    whole
+    """
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.cbook import is_math_text
+    from matplotlib.font_manager import FontProperties
+
+    renderer, font = RendererAgg(1, 1, 72), FontProperties(size=fontsize)
+
+    def wide(line: str) -> float:  # inches: the renderer counts points at 72 dpi
+        return renderer.get_text_width_height_descent(line, font, is_math_text(line))[0] / 72
+
+    lines = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for word in _WORD.findall(paragraph):
+            if line and wide(f"{line} {word}") > width:
+                lines.append(line)
+                line = word
+            else:
+                line = f"{line} {word}" if line else word
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def style_axes(ax: Axes, integer_x: bool = False, integer_y: bool = False) -> None:
+    """Tick labels at :data:`SMALL_PT`; integer ticks only on an axis that counts.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> ax = Figure().add_subplot()
+    >>> style_axes(ax, integer_x=True)
+    >>> ax.set_xlim(-0.5, 3.5)
+    (-0.5, 3.5)
+    >>> [float(t) for t in ax.get_xticks() if -0.5 <= t <= 3.5]
+    [0.0, 1.0, 2.0, 3.0]
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    ax.tick_params(labelsize=SMALL_PT)
+    if integer_x:
+        ax.xaxis.set_major_locator(MaxNLocator(nbins="auto", steps=[1, 2, 5, 10], integer=True))
+    if integer_y:
+        ax.yaxis.set_major_locator(MaxNLocator(nbins="auto", steps=[1, 2, 5, 10], integer=True))
 
 
 def check_plot_path(path: str | os.PathLike) -> str:
@@ -81,7 +175,7 @@ def save_figure(fig: Figure, path: str | os.PathLike) -> None:
         ) from exc
     try:
         with os.fdopen(fd, "wb") as out, matplotlib.rc_context({"svg.hashsalt": "gradproof"}):
-            fig.savefig(out, format=fmt, metadata=PLOT_FORMATS[fmt])
+            fig.savefig(out, format=fmt, metadata=PLOT_FORMATS[fmt], dpi=PNG_DPI)
         os.replace(tmp, path)
     except OSError as exc:
         raise GradproofInputError(
@@ -111,7 +205,7 @@ def plot_flow(
     from matplotlib.figure import Figure
 
     k = np.arange(1, len(log10_norm) + 1)
-    fig = Figure(figsize=(6.0, 4.0), layout="constrained")
+    fig = Figure(figsize=(FIGURE_WIDTH, 3.6), layout="constrained")
     ax = fig.add_subplot()
     ax.plot(
         k, np.asarray(log10_norm, dtype=float), label=r"measured $\log_{10}\|ds_T/ds_{T-k}\|_2$"
@@ -123,12 +217,20 @@ def plot_flow(
             "--",
             label=r"bound $k\,\log_{10}(\gamma\,\sigma_{\max}(W_{hh}))$",
         )
-    ax.set_xlabel("k (steps back from T)")
-    ax.set_ylabel(r"$\log_{10}$ spectral norm")
-    ax.set_title(title)
+    ax.set_xlabel("k (steps back from T)", fontsize=LABEL_PT)
+    ax.set_ylabel(r"$\log_{10}$ spectral norm", fontsize=LABEL_PT)
+    ax.set_title(fit_text(title, FIGURE_WIDTH - 0.8, LABEL_PT), fontsize=LABEL_PT)
+    style_axes(ax, integer_x=True)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=SMALL_PT)
     save_figure(fig, path)
+
+
+#: The sign convention of :func:`plot_sweep`'s rates, in words.
+RATE_CONVENTION = (
+    r"rate = slope of $\log_{10}$ of the gradient norm per step back in time, in decades "
+    "(factors of 10): below 0 the gradient shrinks going back, above 0 it grows"
+)
 
 
 def plot_sweep(
@@ -137,11 +239,12 @@ def plot_sweep(
     rates: np.ndarray,
     title: str,
 ) -> None:
-    """Measured decay rate against ``gamma sigma_max``, one dot per seed.
+    """Measured decay rate against ``gamma sigma_max``, one dot per random draw of weights.
 
-    ``rates`` is ``(scales, seeds)`` in decades per step.  The bound's rate
-    ``log10(gamma sigma_max)`` and the line ``gamma sigma_max = 1`` show
-    where vanishing stops being guaranteed.
+    ``rates`` is ``(scales, draws)`` in decades per step, negative where the
+    gradient shrinks going back in time (:data:`RATE_CONVENTION`, stated on
+    the figure).  The bound's rate ``log10(gamma sigma_max)`` and the line
+    ``gamma sigma_max = 1`` show where vanishing stops being guaranteed.
 
     Examples
     --------
@@ -155,19 +258,25 @@ def plot_sweep(
 
     x = np.asarray(gamma_sigma_max, dtype=float)
     rates = np.asarray(rates, dtype=float)
-    fig = Figure(figsize=(6.0, 4.0), layout="constrained")
+    fig = Figure(figsize=(FIGURE_WIDTH, 3.8), layout="constrained")
     ax = fig.add_subplot()
     for column in rates.T:
         ax.plot(x, column, "o", color="C0", alpha=0.35, markersize=4)
-    ax.plot(x, rates.mean(axis=1), "-", color="C0", label="measured decay rate (mean over seeds)")
+    ax.plot(x, rates.mean(axis=1), "-", color="C0", label="measured (dots: each draw; line: mean)")
     ax.plot(
-        x, np.log10(x), "--", color="C1", label=r"bound rate $\log_{10}(\gamma\,\sigma_{\max})$"
+        x,
+        np.log10(x),
+        "--",
+        color="C1",
+        label=r"bound on the rate, $\log_{10}(\gamma\,\sigma_{\max})$",
     )
     ax.axvline(1.0, color="0.4", linewidth=1, label=r"$\gamma\,\sigma_{\max} = 1$")
     ax.axhline(0.0, color="0.7", linewidth=0.8)
-    ax.set_xlabel(r"$\gamma\,\sigma_{\max}(W_{hh})$")
-    ax.set_ylabel(r"decay rate ($\log_{10}$ per step)")
-    ax.set_title(title)
+    ax.set_xlabel(r"$\gamma\,\sigma_{\max}(W_{hh})$", fontsize=LABEL_PT)
+    ax.set_ylabel("rate (decades per step)", fontsize=LABEL_PT)
+    fig.suptitle(fit_text(title, FIGURE_WIDTH - 0.2, LABEL_PT), fontsize=LABEL_PT)
+    ax.set_title(fit_text(RATE_CONVENTION, FIGURE_WIDTH - 0.8, SMALL_PT), fontsize=SMALL_PT)
+    style_axes(ax)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=SMALL_PT)
     save_figure(fig, path)

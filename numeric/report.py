@@ -44,7 +44,7 @@ from symbolic.rnn import elman_rnn
 from .bounds import log10_bound
 from .errors import GradproofInputError
 from .flow import gradient_flow
-from .plots import plot_sweep, save_figure
+from .plots import FIGURE_WIDTH, LABEL_PT, SMALL_PT, plot_sweep, save_figure, style_axes
 from .sweep import crossing, decay_rates
 from .verify import verify
 
@@ -94,7 +94,7 @@ def plot_rnn_flow(path: Path, hidden: int = 32, steps: int = 60) -> str:
     U = 0.05 * rng.standard_normal((hidden, 4))
     inputs = rng.standard_normal((steps, 4))
     k = np.arange(1, steps + 1)
-    fig = Figure(figsize=(6.2, 3.9), layout="constrained")
+    fig = Figure(figsize=(FIGURE_WIDTH, 3.6), layout="constrained")
     ax = fig.add_subplot()
     for i, gs in enumerate((0.8, 1.0, 1.25)):
         W = gs / gamma * base
@@ -103,10 +103,15 @@ def plot_rnn_flow(path: Path, hidden: int = 32, steps: int = 60) -> str:
         label = rf"$\gamma\sigma_{{\max}}(W) = {gs:g}$"
         ax.plot(k, flow.log10_norm, color=f"C{i}", label=f"measured, {label}")
         ax.plot(k, log10_bound(gs, steps), "--", color=f"C{i}", linewidth=1)
-    ax.set_xlabel(r"$k$ (steps back from $T$)")
-    ax.set_ylabel(r"$\log_{10} \|\partial h_T / \partial h_{T-k}\|_2$")
+    ax.set_xlabel(r"$k$ (steps back from $T$)", fontsize=LABEL_PT)
+    ax.set_ylabel(r"$\log_{10} \|\partial h_T / \partial h_{T-k}\|_2$", fontsize=LABEL_PT)
+    style_axes(ax, integer_x=True)
     ax.grid(alpha=0.3)
-    ax.legend(title="dashed: bound $(\\gamma\\sigma_{\\max})^k$", fontsize=8, title_fontsize=8)
+    ax.legend(
+        title="dashed: bound $(\\gamma\\sigma_{\\max})^k$",
+        fontsize=SMALL_PT,
+        title_fontsize=SMALL_PT,
+    )
     save_figure(fig, path)
     return (
         f"Measured spectral norm of $\\partial h_T/\\partial h_{{T-k}}$ (solid) for a tanh RNN "
@@ -137,7 +142,7 @@ def plot_rnn_sweep(path: Path, hidden: int = 32, steps: int = 200, seeds: int = 
     where = "does not cross zero" if measured is None else f"crosses zero at ${measured:.2f}$"
     return (
         "Decay rate of $\\|\\partial h_T/\\partial h_{T-k}\\|_2$ (least-squares slope of its "
-        f"$\\log_{{10}}$ per step, {seeds} seeds per scale, orthogonal $W$ scaled to "
+        f"$\\log_{{10}}$ per step, mean of {seeds} random draws of the weights and inputs per scale, orthogonal $W$ scaled to "
         "$\\sigma_{\\max}$, small inputs) against $\\gamma\\,\\sigma_{\\max}(W)$, with the rate the "
         "bound allows, $\\log_{10}(\\gamma\\,\\sigma_{\\max})$, which crosses zero at 1. "
         f"The measured mean rate {where} in this range: below 1 vanishing is guaranteed, above it "
@@ -193,6 +198,13 @@ SECTIONS: list[Section] = [
         "Why gated cells help: LSTM and GRU",
         lambda: family("lstm").derive(variant="pytorch") + family("gru").derive(variant="pytorch"),
         (("gated_flow.pdf", plot_gated),),
+        lambda: (
+            "Gated cells carry part of the state through an elementwise product with a gate "
+            "instead of through a weight matrix and a squashing function: the LSTM "
+            "(Hochreiter and Schmidhuber 1997) with the forget gate of Gers, Schmidhuber and "
+            "Cummins 2000, and the GRU (Cho et al. 2014). The derivations below show each block "
+            "of their step Jacobians and what the gates change in the chain.\n"
+        ),
     ),
     Section(
         "The 2D Grid LSTM along time and depth",

@@ -3,7 +3,11 @@
 For each weight scale and seed, random weights and inputs; the decay rate of
 ``||ds_T/ds_{T-k}||_2`` per step is set against the step bound ``B`` at those
 weights (``gamma sigma_max(W)`` for the Elman RNN), below 1 of which vanishing
-is guaranteed.
+is guaranteed.  ``--input-scale`` and ``--bias-scale`` choose where the state
+runs: at 0 both, a tanh network stays at the origin, where each step
+Jacobian is ``W`` and, with ``--init orthogonal``, the measured rate changes
+sign at ``B = 1``; with the defaults the units saturate and it may stay
+negative beyond.
 """
 
 from __future__ import annotations
@@ -29,7 +33,16 @@ from .errors import GradproofInputError
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["add_sweep_parser", "parse_scales"]
+__all__ = ["SWEEP_DEFAULTS", "add_sweep_parser", "parse_scales"]
+
+#: Defaults of ``gradproof sweep`` (the help is written from them).
+SWEEP_DEFAULTS = {
+    "scales": "0.5:1.5:11",
+    "steps": 200,
+    "seeds": 3,
+    "input_scale": 1.0,
+    "bias_scale": 1.0,
+}
 
 
 def parse_scales(text: str) -> np.ndarray:
@@ -77,19 +90,50 @@ def add_sweep_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     parser = subparsers.add_parser(
         "sweep",
         help="decay rate of the gradient norm against the step bound B",
-        description="For each weight scale in --scales and each seed, draw random weights "
-        "and inputs, measure the decay rate of ||ds_T/ds_{T-k}|| and set it against the "
-        "cell's step bound B (gamma*sigma_max(W) for the Elman RNN), below 1 of which "
-        "vanishing is guaranteed.",
+        description="For each weight scale in --scales and each of --seeds random draws of "
+        "weights and inputs, measure the decay rate of ||ds_T/ds_{T-k}||_2 (the least-squares "
+        "slope of its log10 per step k, in decades per step) and set it against the cell's "
+        "step bound B (gamma*sigma_max(W) for the Elman RNN), below 1 of which vanishing is "
+        "guaranteed. With --init orthogonal --input-scale 0 --bias-scale 0 a tanh network "
+        "stays at the origin, where each step Jacobian is W: the measured rate is the bound's "
+        "and changes sign at B = 1.",
     )
     add_cell_arguments(parser)
     parser.add_argument(
         "--scales",
-        default="0.5:1.5:11",
-        help="weight scales (sigma_max(W_hh) for PyTorch layouts), START:STOP:COUNT or a,b,c",
+        default=SWEEP_DEFAULTS["scales"],
+        help="weight scales (sigma_max(W_hh) for PyTorch layouts), START:STOP:COUNT (inclusive, "
+        f"evenly spaced) or a,b,c (default {SWEEP_DEFAULTS['scales']})",
     )
-    parser.add_argument("--steps", type=int, default=200, help="horizon T (default 200)")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..S-1 per scale (default 3)")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=SWEEP_DEFAULTS["steps"],
+        metavar="T",
+        help=f"horizon T (default {SWEEP_DEFAULTS['steps']})",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=SWEEP_DEFAULTS["seeds"],
+        metavar="S",
+        help="random draws of weights and inputs per scale, with random-number seeds "
+        f"0..S-1 (default {SWEEP_DEFAULTS['seeds']})",
+    )
+    parser.add_argument(
+        "--input-scale",
+        type=float,
+        metavar="X",
+        help="inputs are standard normal times X; 0 runs the cell without input "
+        f"(default {SWEEP_DEFAULTS['input_scale']:g})",
+    )
+    parser.add_argument(
+        "--bias-scale",
+        type=float,
+        metavar="X",
+        help="random PyTorch weights: biases times X; 0 drops them "
+        f"(default {SWEEP_DEFAULTS['bias_scale']:g})",
+    )
     parser.set_defaults(func=run_sweep)
     return parser
 
@@ -108,17 +152,38 @@ def run_sweep(args: argparse.Namespace) -> int:
     from .bounds import evaluate_bound
     from .flow import json_floats
     from .plots import check_plot_path, plot_sweep
-    from .sweep import crossing, decay_rates
+    from .sweep import crossing, decay_rates, sweep_params
 
     if args.plot:
         check_plot_path(args.plot)
     scales = parse_scales(args.scales)
-    draws = [
-        [random_weights(fam, cell, args, s, seed) for seed in range(args.seeds)] for s in scales
-    ]
-    bounds = np.array([[evaluate_bound(cell, p).value for p in row] for row in draws])
-    model = compiled(cell, draws[0][0])
+    layout = None if fam.layout is None else fam.name
+    if layout is None and args.bias_scale is not None:
+        raise GradproofInputError(
+            f"--bias-scale scales the biases of PyTorch weights; {args.cell} is keyed by "
+            "parameter names: drop it"
+        )
+    # the first draw through the shared path checks the random-weight flags and fixes the sizes
+    model = compiled(cell, random_weights(fam, cell, args, scales[0], 0))
     hidden, input_size = model.state_sizes[0], model.input_size
+    input_scale = SWEEP_DEFAULTS["input_scale"] if args.input_scale is None else args.input_scale
+    bias_scale = SWEEP_DEFAULTS["bias_scale"] if args.bias_scale is None else args.bias_scale
+    draw = {
+        "hidden": hidden,
+        "input_size": input_size,
+        "init": args.init or DEFAULT_RANDOM["init"],
+        "sizes": parse_sizes(args.size),
+        "bias_scale": bias_scale,
+    }
+    bounds = np.array(
+        [
+            [
+                evaluate_bound(cell, sweep_params(cell, layout, s, seed, **draw)).value
+                for seed in range(args.seeds)
+            ]
+            for s in scales
+        ]
+    )
 
     def progress(done: int, total: int, scale: float, seed: int, rate: float) -> None:
         print(
@@ -129,21 +194,23 @@ def run_sweep(args: argparse.Namespace) -> int:
 
     rates = decay_rates(
         cell,
-        None if fam.layout is None else fam.name,
+        layout,
         scales,
         steps=args.steps,
         seeds=args.seeds,
-        hidden=hidden,
-        input_size=input_size,
-        init=args.init or DEFAULT_RANDOM["init"],
-        sizes=parse_sizes(args.size),
+        input_scale=input_scale,
         progress=progress,
+        **draw,
     )
     B = bounds.mean(axis=1)
     mean = rates.mean(axis=1)
     measured = crossing(B, mean)
     if args.plot:
-        title = f"{cell.title}, hidden {hidden}, T = {args.steps}, {args.seeds} seed(s)"
+        title = f"{cell.title}, hidden {hidden}, T = {args.steps}, {args.seeds} draw(s) per scale"
+        if input_scale != SWEEP_DEFAULTS["input_scale"]:
+            title += f", inputs x {input_scale:g}"
+        if layout is not None and bias_scale != SWEEP_DEFAULTS["bias_scale"]:
+            title += f", biases x {bias_scale:g}"
         plot_sweep(args.plot, B, np.where(np.isfinite(rates), rates, np.nan), title)
     if args.json:
         report = {
@@ -158,13 +225,28 @@ def run_sweep(args: argparse.Namespace) -> int:
             "mean_decay_rate": json_floats(mean),
             "bound_rate": json_floats(np.log10(B)),
             "measured_crossing": measured,
+            "input": input_size,
+            "init": None if layout is None else draw["init"],
+            "input_scale": input_scale,
+            "bias_scale": None if layout is None else bias_scale,
         }
         print(json.dumps(report, allow_nan=False))
         return 0
-    formula = evaluate_bound(cell, draws[0][0]).formula
+    formula = evaluate_bound(cell, sweep_params(cell, layout, scales[0], 0, **draw)).formula
     print(
         f"cell {args.cell} ({cell.title}), hidden {hidden}, steps {args.steps}, seeds {args.seeds}"
     )
+    if layout is None:
+        weights = (
+            "matrices with sigma_max = the scale, vectors with max_i |v_i| = the scale, "
+            "scalars uniform in (0, the scale)"
+        )
+    else:
+        weights = (
+            f"W_hh {draw['init']}, rescaled to sigma_max = the scale; biases times {bias_scale:g}"
+        )
+    print(f"random weights: {weights}")
+    print(f"inputs: standard normal times {input_scale:g}, {input_size} per step")
     print(f"step bound B = {formula}")
     print(f"{'B':>16}  {'mean rate':>12}  {'bound rate':>12}  guarantee")
     for g, r in zip(B, mean, strict=True):

@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import re
 
 import numpy as np
 import pytest
@@ -23,6 +24,25 @@ FLOW_KEYS = {
     "log10_norm",
     "log10_bound",
     "verdict",
+}
+
+
+SWEEP_KEYS = {
+    "cell",
+    "hidden",
+    "steps",
+    "seeds",
+    "gamma",
+    "scale",
+    "step_bound",
+    "decay_rate",
+    "mean_decay_rate",
+    "bound_rate",
+    "measured_crossing",
+    "input",
+    "init",
+    "input_scale",
+    "bias_scale",
 }
 
 
@@ -138,6 +158,7 @@ def test_sweep_json_progress_and_plot(tmp_path, capsys):
     plot = tmp_path / "sweep.png"
     argv = ["sweep", "rnn", "--scales", "0.5:1.5:3", "--steps", "30", "--seeds", "2"]
     report = run_json([*argv, "--hidden", "4", "--plot", str(plot)], capsys)
+    assert set(report) == SWEEP_KEYS
     assert plot.read_bytes()[:4] == b"\x89PNG"
     np.testing.assert_allclose(report["step_bound"], [0.5, 1.0, 1.5])
     rates = np.array(report["decay_rate"])
@@ -149,6 +170,26 @@ def test_sweep_json_progress_and_plot(tmp_path, capsys):
     captured = capsys.readouterr()
     assert captured.err.count("sweep ") == 6 and "sweep 6/6" in captured.err
     assert "below B = 1 vanishing is guaranteed" in captured.out
+
+
+def test_sweep_at_the_origin_changes_sign_at_one_and_the_default_does_not(capsys):
+    argv = ["sweep", "rnn", "--scales", "0.75:1.25:6", "--steps", "30", "--seeds", "2"]
+    argv += ["--hidden", "6", "--input", "2"]
+    origin = ["--init", "orthogonal", "--input-scale", "0", "--bias-scale", "0"]
+    report = run_json([*argv, *origin], capsys)
+    assert (report["init"], report["input_scale"], report["bias_scale"]) == ("orthogonal", 0, 0)
+    B, mean = np.array(report["step_bound"]), np.array(report["mean_decay_rate"])
+    # at the origin every step Jacobian is W: the measured rate is the bound's
+    np.testing.assert_allclose(mean, report["bound_rate"], atol=1e-12)
+    (change,) = np.flatnonzero((mean[:-1] < 0) & (mean[1:] >= 0))
+    assert B[change] < 1 < B[change + 1] and B[change] < report["measured_crossing"] < B[change + 1]
+    assert run([*argv, *origin]) == 0
+    out = capsys.readouterr().out
+    assert "biases times 0" in out and "inputs: standard normal times 0, 2 per step" in out
+    assert "crosses 0 at B = 1.00" in out
+    # teeth: the default draw saturates the units and does not change sign at all
+    report = run_json(argv, capsys)
+    assert report["measured_crossing"] is None and max(report["mean_decay_rate"]) < 0
 
 
 def test_parse_scales():
@@ -190,6 +231,12 @@ def _bad_cases(tmp):
         (["sweep", "rnn", "--scales", "1:2"], "--scales"),
         (["sweep", "rnn", "--seeds", "0"], "--seeds must be at least 1"),
         (["sweep", "rnn", "--steps", "0", "--scales", "1"], "--steps must be a positive integer"),
+        (["sweep", "rnn", "--input-scale", "-1"], "--input-scale must be a non-negative number"),
+        (["sweep", "rnn", "--bias-scale", "inf"], "--bias-scale must be a non-negative number"),
+        (
+            ["sweep", f"{OWN}:indrnn", "--size", "n=2", "--size", "m=1", "--bias-scale", "0"],
+            "--bias-scale scales the biases of PyTorch weights",
+        ),
     ]
 
 
@@ -349,3 +396,96 @@ def test_a_cell_with_no_input_runs_from_the_command_line(tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["verdict"]["vanishing_guaranteed"] and len(result["log10_norm"]) == 30
     assert np.all(np.array(result["log10_norm"]) <= np.array(result["log10_bound"]) + 1e-9)
+
+
+def _help_defaults(add_parser):
+    """``{option: (default, gridlstm default)}`` read off the printed help of a command."""
+    parser = argparse.ArgumentParser(prog="gradproof")
+    text = add_parser(parser.add_subparsers()).format_help()
+    options = text[text.index("options:") :]
+    defaults = {}
+    for entry in re.split(r"\n  (?=-)", options)[1:]:
+        words = " ".join(entry.split())
+        found = re.search(r"\(default ([^;)]+)(?:; gridlstm ([^)]+))?\)", words)
+        if found:
+            defaults[words.split()[0].rstrip(",")] = (found[1], found[2] or found[1])
+    return defaults
+
+
+def _flow_json(capsys, *argv):
+    assert main(["flow", *argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_flow_help_states_the_defaults_each_cell_uses(capsys):
+    defaults = _help_defaults(add_flow_parser)
+    rnn = {option: value for option, (value, _) in defaults.items()}
+    grid = {option: value for option, (_, value) in defaults.items()}
+    assert rnn["--hidden"] != grid["--hidden"] and rnn["--steps"] != grid["--steps"]
+    # The Elman RNN: the default run is the run with every stated default given,
+    # and a different value changes it (each option counts).
+    small = ["--hidden", "3", "--steps", "4"]
+    stated = {
+        "--activation": (rnn["--activation"], "relu"),
+        "--input": (rnn["--input"], "5"),
+        "--scale": (rnn["--scale"], "0.5"),
+        "--seed": (rnn["--seed"], "1"),
+    }
+    base = _flow_json(capsys, "rnn", *small)
+    for option, (value, other) in stated.items():
+        assert _flow_json(capsys, "rnn", *small, option, value) == base, option
+        assert _flow_json(capsys, "rnn", *small, option, other) != base, option
+    default = _flow_json(capsys, "rnn")
+    assert (str(default["hidden"]), str(default["steps"])) == (rnn["--hidden"], rnn["--steps"])
+    assert default["sigma_max"] == pytest.approx(float(rnn["--scale"]), rel=RTOL)
+    # The Grid LSTM reports its sizes and form; scale and seed are checked by re-running.
+    default = _flow_json(capsys, "gridlstm")
+    for option in ("--hidden", "--input", "--layers", "--steps", "--output-form", "--priority"):
+        assert str(default[option[2:].replace("-", "_")]) == grid[option], option
+    small = ["--hidden", "2", "--layers", "1", "--steps", "3"]
+    base = _flow_json(capsys, "gridlstm", *small)
+    for option, other in (("--scale", "0.5"), ("--seed", "1")):
+        assert _flow_json(capsys, "gridlstm", *small, option, grid[option]) == base, option
+        assert _flow_json(capsys, "gridlstm", *small, option, other) != base, option
+    # every default the help states is one of those checked here
+    assert set(defaults) == {
+        "--activation",
+        "--hidden",
+        "--input",
+        "--scale",
+        "--seed",
+        "--steps",
+        "--output-form",
+        "--priority",
+        "--layers",
+    }
+
+
+def test_sweep_help_states_the_defaults_it_uses(capsys):
+    defaults = {option: value for option, (value, _) in _help_defaults(add_sweep_parser).items()}
+    assert set(defaults) == {
+        "--activation",
+        "--hidden",
+        "--input",
+        "--scales",
+        "--steps",
+        "--seeds",
+        "--input-scale",
+        "--bias-scale",
+    }
+    report = run_json(["sweep", "rnn"], capsys)
+    for key in ("hidden", "input", "steps", "seeds"):
+        assert str(report[key]) == defaults["--" + key], key
+    assert report["scale"] == parse_scales(defaults["--scales"]).tolist()
+    assert report["input_scale"] == float(defaults["--input-scale"])
+    assert report["bias_scale"] == float(defaults["--bias-scale"])
+    assert report["init"] == "gaussian" and "gaussian (default)" in _sweep_help()
+    small = ["sweep", "rnn", "--hidden", "3", "--scales", "0.9", "--seeds", "1", "--steps", "5"]
+    base = run_json(small, capsys)
+    assert run_json([*small, "--activation", defaults["--activation"]], capsys) == base
+    assert run_json([*small, "--activation", "sigmoid"], capsys) != base
+
+
+def _sweep_help():
+    parser = argparse.ArgumentParser(prog="gradproof")
+    return " ".join(add_sweep_parser(parser.add_subparsers()).format_help().split())

@@ -3,7 +3,9 @@
 :func:`run_gridlstm_flow` validates the options of ``gradproof flow``, runs
 the model on random or file weights and returns the JSON-ready result;
 :func:`format_gridlstm_flow` prints it as a table; :func:`flow_command` is
-the runner the Grid LSTM family registers for ``flow``.
+the runner the Grid LSTM family registers for ``flow``.  Its defaults,
+:data:`GRIDLSTM_DEFAULTS`, are those of :mod:`numeric.cli_common`, from which
+the help of ``gradproof flow`` is written.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import math
 from symbolic.gridlstm import OUTPUT_FORMS, PRIORITIES
 
 from ..bounds import verdict
+from ..cli_common import GRIDLSTM_DEFAULTS
 from ..errors import GradproofInputError
 from ..flow import json_floats
 from ..loading import load_inputs
@@ -25,9 +28,6 @@ from .models import grid_model
 from .weight_files import load_grid_weights, random_grid_weights
 
 __all__ = ["GRIDLSTM_DEFAULTS", "flow_command", "format_gridlstm_flow", "run_gridlstm_flow"]
-
-#: Defaults of the random-weights options.
-GRIDLSTM_DEFAULTS = {"hidden": 16, "input": 4, "layers": 4, "scale": 1.0, "steps": 20}
 
 
 def run_gridlstm_flow(args: argparse.Namespace) -> dict:
@@ -65,8 +65,8 @@ def run_gridlstm_flow(args: argparse.Namespace) -> dict:
             )
     if getattr(args, "plot", None):
         check_plot_path(args.plot)
-    args.output_form = args.output_form or "paper"
-    args.priority = args.priority or "none"
+    args.output_form = args.output_form or GRIDLSTM_DEFAULTS["output_form"]
+    args.priority = args.priority or GRIDLSTM_DEFAULTS["priority"]
     model = grid_model("gridlstm", output_form=args.output_form, priority=args.priority)
     seed = getattr(args, "seed", 0) or 0
     if getattr(args, "weights", None) is not None:

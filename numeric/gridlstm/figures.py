@@ -4,7 +4,9 @@
 stacked tanh RNN of the same width and depth on random weights of one scale
 (:func:`numeric.gridlstm.weight_files.random_grid_weights`) and the same
 inputs; :func:`plot_depth_flow` draws ``log10 ||dh^D_{T,L}/dh^D_{t,l}||_2`` for each,
-side by side on one colour scale.  Files are written by
+one above the other on one colour scale, each titled with its decay per layer
+in words.  The figure is :data:`numeric.plots.FIGURE_WIDTH` wide, the width
+it is printed at, whatever the number of maps.  Files are written by
 :func:`numeric.plots.save_figure` (Agg canvas, no timestamps), so the same
 numbers always give the same bytes.
 """
@@ -16,9 +18,8 @@ from collections.abc import Mapping
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
-from ..plots import save_figure
+from ..plots import FIGURE_WIDTH, LABEL_PT, SMALL_PT, fit_text, save_figure, style_axes
 from ..weights import random_inputs
 from .compiled import compile_grid
 from .flows import DepthFlow, depth_flow_map
@@ -68,10 +69,19 @@ def compare_depth_flow(
     return maps
 
 
+#: Height of one heat map (title included), of all maps at least, of the header above
+#: the maps and of the axis below, in inches.
+_MAP_HEIGHT, _MAPS_HEIGHT, _HEADER_HEIGHT, _FOOTER_HEIGHT = 1.45, 2.2, 0.7, 0.45
+
+
 def plot_depth_flow(path: str | os.PathLike, maps: Mapping[str, DepthFlow], subtitle: str) -> None:
     """One heat map per model of ``log10 ||dh^D_{T,L}/dh^D_{t,l}||_2``, shared colour scale.
 
     ``maps`` keys are model names of :data:`COMPARED` (or any panel title).
+    The maps are stacked, sharing the time axis; each is titled with the
+    model and how the gradient changes per layer going down, in words
+    (:func:`numeric.gridlstm.flows.depth_decay_phrase`).  Every cell is
+    centred on its integer time step and depth level.
 
     Examples
     --------
@@ -85,8 +95,9 @@ def plot_depth_flow(path: str | os.PathLike, maps: Mapping[str, DepthFlow], subt
     values = [np.where(np.isfinite(m.log10_norm), m.log10_norm, np.nan) for m in maps.values()]
     finite = np.concatenate([v[np.isfinite(v)] for v in values] + [np.zeros(1)])
     low, high = float(np.min(finite)), float(np.max(finite))
-    fig = Figure(figsize=(4.2 * len(maps) + 1.0, 4.2), layout="constrained")
-    axes = fig.subplots(1, len(maps), squeeze=False)[0]
+    height = _HEADER_HEIGHT + max(_MAP_HEIGHT * len(maps), _MAPS_HEIGHT) + _FOOTER_HEIGHT
+    fig = Figure(figsize=(FIGURE_WIDTH, height), layout="constrained")
+    axes = fig.subplots(len(maps), 1, sharex=True, sharey=True, squeeze=False)[:, 0]
     image = None
     for ax, (name, grid) in zip(axes, zip(maps, values, strict=True), strict=True):
         T, L = grid.shape
@@ -98,13 +109,20 @@ def plot_depth_flow(path: str | os.PathLike, maps: Mapping[str, DepthFlow], subt
             vmin=low,
             vmax=high,
             extent=(0.5, T + 0.5, -0.5, L - 0.5),
-            interpolation="nearest",
+            interpolation="none",
         )
-        decay = maps[name].depth_decay.replace(" going down", "\ngoing down")
-        ax.set_title(f"{COMPARED.get(name, name)}\n{decay}")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("time step t")
-        ax.set_ylabel("depth level l (0 = projected input)")
-    fig.colorbar(image, ax=list(axes), label=r"$\log_{10}$ spectral norm")
-    fig.suptitle(f"{MAP_TITLE}\n{subtitle}", fontsize=9)
+        title = f"{COMPARED.get(name, name)}: the gradient {maps[name].depth_decay}"
+        ax.set_title(fit_text(title, FIGURE_WIDTH - 1.5, LABEL_PT), fontsize=LABEL_PT)
+        style_axes(ax, integer_x=True, integer_y=True)
+    axes[-1].set_xlabel("time step t", fontsize=LABEL_PT)
+    fig.supylabel("depth level l\n(0 = projected input)", fontsize=LABEL_PT)
+    bar = fig.colorbar(image, ax=list(axes))
+    bar.set_label(r"$\log_{10}$ spectral norm", fontsize=LABEL_PT)
+    bar.ax.tick_params(labelsize=SMALL_PT)
+    fig.suptitle(
+        fit_text(
+            f"{MAP_TITLE}\n{subtitle}; a decade is a factor of 10", FIGURE_WIDTH - 0.2, SMALL_PT
+        ),
+        fontsize=SMALL_PT,
+    )
     save_figure(fig, path)
