@@ -132,7 +132,7 @@ def _eigen_steps() -> tuple[Step, ...]:
         Step(
             Notation(r"|\lambda_i| = 1 + r > 1", "|lambda_i| = 1 + r > 1"),
             "=>",
-            Notation(r"\lim_{N\to\infty} |\lambda_i|^{N} = \infty", "lim |lambda_i|^N = oo"),
+            Notation(r"\lim_{N\to\infty} |\lambda_i|^{N} = \infty", "lim_{N→∞} |lambda_i|^N = ∞"),
             "the component along $q_i$ explodes, since $(1+r)^{-N}$ tends to 0",
             EqualityClaim(sp.Limit((1 + r) ** (-N), N, sp.oo), 0),
         ),

@@ -20,6 +20,7 @@ from example_cells import OWN
 
 from symbolic import family
 from symbolic.activations import ACTIVATIONS, z
+from symbolic.answers import answer
 from symbolic.bounds import MaxAbs, SigmaMax
 from symbolic.latex import render
 from symbolic.printers import latex, text
@@ -67,6 +68,7 @@ def _cases():
     cases += [("gridlstm", opts) for opts in grid]
     names = ("indrnn", "mgu", "peephole_lstm", "antisymmetric_rnn")
     cases += [(f"{OWN}:{name}", {}) for name in names]
+    cases += [("answer", {"question": q}) for q in ("q1", "q2")]
     return cases
 
 
@@ -77,7 +79,10 @@ def _id(value):
 
 
 def _text_of(name: str, options: dict) -> str:
-    derivations = family(name).derive(**options)
+    if name == "answer":
+        derivations = answer(options["question"])
+    else:
+        derivations = family(name).derive(**options)
     # Marks are left blank: only the mathematics and the prose are searched.
     return "\n\n".join(render(d, "text", marks=[""] * len(d.steps)) for d in derivations)
 

@@ -33,6 +33,7 @@ from example_cells import OWN
 from tex_build import pdflatex
 
 from symbolic import family
+from symbolic.answers import answer
 from symbolic.latex import MARKDOWN_BLOCK, equation_label, render
 from symbolic.linebreak import rhs_rows
 from symbolic.printers import latex
@@ -56,15 +57,19 @@ CASES = {
     "gru-pytorch": ("gru", {"variant": "pytorch"}),
     "gru-textbook": ("gru", {"variant": "textbook"}),
     "gridlstm-paper": ("gridlstm", {"variant": "paper"}),
-    "gridlstm-seed": ("gridlstm", {"variant": "seed"}),
+    "gridlstm-stacked": ("gridlstm", {"variant": "stacked"}),
     "gridlstm-depth": ("gridlstm", {"priority": "depth"}),
     "own-mgu": (f"{OWN}:mgu", {}),
+    "answer-q1": ("answer", {"question": "q1"}),
+    "answer-q2": ("answer", {"question": "q2"}),
 }
 
 
 @functools.cache
 def derivations(case: str) -> tuple:
     name, options = CASES[case]
+    if name == "answer":
+        return answer(options["question"])
     return family(name).derive(**options)
 
 
@@ -160,7 +165,7 @@ def test_the_markdown_gradproof_derive_prints_is_what_is_checked(capsys):
     assert main(["derive", "gridlstm", "--variant", "seed", "--format", "markdown"]) == 0
     printed = capsys.readouterr().out
     assert [t for t, _ in math_of(printed)] == [
-        t for t, _ in math_of(rendered("gridlstm-seed", "markdown"))
+        t for t, _ in math_of(rendered("gridlstm-stacked", "markdown"))
     ]
 
 
@@ -180,7 +185,7 @@ def longest(case: str):
 
 
 def test_the_math_check_reports_what_jupyter_would_show_as_an_error():
-    jacobian = longest("gridlstm-seed")
+    jacobian = longest("gridlstm-stacked")
     too_long = _one_block(render(jacobian, "markdown", marks=marks(jacobian)))
     assert len(too_long) > MATHJAX_BUFFER
     items = [
@@ -285,9 +290,9 @@ def test_every_step_is_a_numbered_equation_with_its_own_stable_label(compiled, c
 
 @needs_pdflatex
 def test_a_derivation_longer_than_a_page_breaks_across_pages(compiled, tmp_path):
-    jacobian = longest("gridlstm-seed")
+    jacobian = longest("gridlstm-stacked")
     labels = [equation_label(jacobian.title, k) for k in range(1, len(jacobian.steps) + 1)]
-    _, pages = compiled["gridlstm-seed"]
+    _, pages = compiled["gridlstm-stacked"]
     spread = {pages[label] for label in labels}
     assert len(spread) >= 2, spread
     # Teeth: without the fragment's own \allowdisplaybreaks, the same block cannot break.
