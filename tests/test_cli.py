@@ -29,6 +29,10 @@ def test_derive_rnn_text_marks_every_checked_step(capsys):
         (["derive", "rnn", "--activation", "softsign"], "--activation softsign is not available"),
         (["derive", "rnn", "--format", "html"], "invalid choice: 'html'"),
         (["derive", "rnn", "--standalone"], "--standalone needs --format latex"),
+        (["derive", "rnn", "--bold"], "--bold needs --format latex or markdown"),
+        (["answer", "q3"], "invalid choice: 'q3'"),
+        (["answer", "q1", "--bold"], "--bold needs --format latex or markdown"),
+        (["report", "--paper", "a5"], "invalid choice: 'a5'"),
         (["derive"], "the following arguments are required: cell"),
         (["nosuchcommand"], "invalid choice"),
         (["derive", "rnn", "--variant", "stacked"], "--variant does not apply to rnn"),
@@ -187,3 +191,24 @@ def test_the_numeric_package_exports_resolve_on_first_use():
 def test_derivations_import_neither_matplotlib_nor_torch(argv):
     code = f"from numeric.cli import main\nassert main({argv!r}) == 0"
     assert _imported_after(code) & {"matplotlib", "torch"} == set()
+
+
+@pytest.mark.parametrize("question", ["q1", "q2"])
+def test_answer_prints_a_verified_answer_that_compiles_standalone(question, capsys, tmp_path):
+    assert main(["answer", question]) == 0
+    out = capsys.readouterr().out
+    assert "the short answer" in out and "(checked: exact" in out
+    assert main(["answer", question, "--format", "latex", "--standalone"]) == 0
+    tex = capsys.readouterr().out
+    if shutil.which("pdflatex") is None:
+        pytest.skip("no pdflatex installed")
+    (tmp_path / "a.tex").write_text(tex)
+    done = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "a.tex"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout[-1500:]
+    log = (tmp_path / "a.log").read_text(errors="replace")
+    assert "No \\author given" not in log
