@@ -3,16 +3,26 @@
 Forward, the cell runs from ``s_0`` over ``x_1..x_T``.  Backward, the chain
 ``P_k = ds_T/ds_{T-k} = J_T J_{T-1} ... J_{T-k+1}`` grows by one right
 factor per k, ``P_k = P_{k-1} J_{T-k+1}``, and its spectral norm is taken
-at every k.  Products of thousands of factors leave float64 (0.9^10000 is
-1e-458), so the chain is kept as a mantissa of unit spectral norm times
-``10**log10_norm``: after each product the mantissa is divided by its
-largest entry (cheap, exact in the exponent), and after each chunk by its
-spectral norm, which becomes the scale.
+at every k.  The one ``N x N`` product per step is the floor of the cost;
+everything else is kept to a small fraction of it:
 
-Memory: step Jacobians are built ``chunk`` at a time, backward, from states
-recomputed out of checkpoints the forward run left every ``chunk`` steps,
-so the norms-only mode holds ``O(chunk N^2 + T N / chunk)`` numbers; the
-matrices mode adds the ``T N^2`` mantissas it returns.
+- Products of thousands of factors leave float64 (0.9^10000 is 1e-458), so
+  the chain is a mantissa times ``10**scale``.  The Frobenius norm, taken
+  every step anyway, says when to rescale: only when it leaves
+  ``1e-50..1e50``, not every step.
+- The norms come from :class:`numeric.spectral.ChainNorms`, which tracks the
+  products' shared top left singular subspace ``U``.  Its projection
+  ``U^T P_k`` rides along as extra rows of the running product, so a norm
+  costs a few percent of a step; it is certified to ``tol`` decades by the
+  Frobenius norm, with Lanczos as the fallback early in the chain.
+- The products go into two preallocated buffers, in turn.
+
+Memory: step Jacobians are built ``chunk`` at a time, backward, and only
+one chunk is alive at a time.  The forward run keeps all states if they
+take no more than a chunk, else one per chunk, and the states in between
+are recomputed on the way back.  So the norms-only mode holds
+``O(chunk N^2 + T N / chunk)`` numbers; the matrices mode adds the
+``T N^2`` mantissas it returns.
 """
 
 from __future__ import annotations
@@ -28,7 +38,7 @@ from symbolic.cells import Cell
 
 from .compile import compile_cell
 from .errors import GradproofInputError
-from .spectral import LANCZOS_TOL, spectral_norms
+from .spectral import LOG10_TOL, ChainNorms
 from .weights import cell_sizes
 
 __all__ = [
@@ -43,7 +53,14 @@ __all__ = [
 ]
 
 #: Bytes of step Jacobians built at once (sets the default chunk length).
-CHUNK_BYTES = 32 * 2**20
+#: Below glibc's largest mmap threshold (32 MiB), so successive chunks reuse
+#: heap memory instead of page-faulting fresh pages in.
+CHUNK_BYTES = 16 * 2**20
+#: The norms-only mode rescales the running product when ``||P||_F^2`` leaves
+#: ``(RESCALE_BELOW, 1 / RESCALE_BELOW)``.
+RESCALE_BELOW = 1e-100
+#: ``||P||_F^2`` below this may have lost digits to subnormals.
+TINY = 1e-290
 #: Largest mantissa stack the matrices mode will allocate.
 MATRIX_BYTES = 2**30
 
@@ -73,7 +90,8 @@ class GradientFlow:
         Entry ``k-1`` is ``log10 ||ds_T/ds_{T-k}||_2``; ``-inf`` once the
         product is exactly zero (every unit of a ReLU layer off).
     mantissa : ndarray, shape (T, N, N), or None
-        Entry ``k-1`` has unit spectral norm (or is zero) and
+        Entry ``k-1`` has unit spectral norm, to the tolerance of the norms
+        (or is zero), and
         ``ds_T/ds_{T-k} = mantissa[k-1] * 10**log10_norm[k-1]``.  Only in
         the matrices mode.
     final_state : ndarray, shape (N,)
@@ -101,63 +119,90 @@ class GradientFlow:
 
 
 class _Chain:
-    """Running product ``P_k`` as (unit-norm mantissa, log10 scale)."""
+    """Running product ``P_k`` as a mantissa times ``10**scale``.
 
-    def __init__(self, tol: float) -> None:
-        self.tol = tol
+    Two buffers take the products in turn; each holds ``[P; Y]``, the ``N``
+    rows of the mantissa and below them the norm tracker's ``Y = U^T P``,
+    which the same product carries along.
+    """
+
+    def __init__(self, n: int, tol: float) -> None:
+        self.n = n
+        self.norms = ChainNorms(n, tol)
         self.head: np.ndarray | None = None
+        self.spare = np.empty((n + self.norms.rows, n))
         self.scale = 0.0
         self.vanished = False
-        self.left: np.ndarray | None = None
         self.k = 0
 
-    def push(self, chunk: np.ndarray) -> np.ndarray:
-        """Multiply in ``chunk`` (step Jacobians, latest time first), in place.
+    def push(self, chunk: np.ndarray, mantissa: np.ndarray | None) -> np.ndarray:
+        """Multiply in ``chunk`` (step Jacobians, latest time first).
 
-        On return ``chunk[i]`` holds the mantissa of ``P_{k+i+1}``.
+        Returns the log10 norms of ``P_{k+1}, P_{k+2}, ...``; their unit-norm
+        mantissas go to ``mantissa[k], ...`` if given.
         """
-        count = len(chunk)
-        logs = np.full(count, -math.inf)
-        if self.vanished:
-            chunk[...] = 0.0
-            return logs
-        if not np.all(np.isfinite(chunk)):
-            raise GradproofInputError(
-                f"a step Jacobian within k = {self.k + 1}..{self.k + count} is not finite; "
-                "the weights or inputs are too large for float64"
-            )
-        live = count
-        for i in range(count):
-            P = chunk[i]
-            if self.head is not None:
-                np.matmul(self.head, P, out=P)
-            peak = max(float(P.max()), -float(P.min()))
-            if peak == 0.0:
-                self.vanished, live = True, i
-                chunk[i:] = 0.0
-                break
-            # Dividing by the largest entry keeps every entry in [-1, 1], so
-            # the next product cannot overflow whatever the horizon.
-            P *= 1.0 / peak
-            self.scale += math.log10(peak)
-            logs[i] = self.scale
-            self.head = P
-        norms, self.left = spectral_norms(chunk[:live], self.left, tol=self.tol)
-        chunk[:live] /= norms[:, None, None]
-        logs[:live] += np.log10(norms)
-        if live:
-            self.scale = float(logs[live - 1])
-            # A copy, so the caller can free (or reuse) this chunk's memory.
-            self.head = chunk[live - 1].copy()
-        self.k += count
+        logs = np.full(len(chunk), -math.inf)
+        if self.head is not None:
+            # Re-project once a chunk, so rounding in the carried rows cannot build up.
+            self.norms.project(self.head[: self.n], out=self.head[self.n :])
+        # A non-finite Jacobian shows as a non-finite product, reported by _step.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for i, J in enumerate(chunk):
+                if self.vanished:
+                    if mantissa is not None:
+                        mantissa[self.k + i : self.k + len(chunk)] = 0.0
+                    break
+                logs[i] = self._step(J, self.k + i, mantissa)
+        self.k += len(chunk)
         return logs
+
+    def _step(self, J: np.ndarray, k: int, mantissa: np.ndarray | None) -> float:
+        n, out = self.n, self.spare
+        if self.head is None:
+            np.copyto(out[:n], J)
+            self.norms.project(J, out=out[n:])
+        else:
+            np.matmul(self.head, J, out=out)
+        P = out[:n]
+        f2 = float(np.vdot(P, P))
+        if not math.isfinite(f2):
+            raise GradproofInputError(
+                f"ds_T/ds_(T-k) is not finite at k = {k + 1}: a step Jacobian is not finite "
+                "or too large; the weights or inputs are too large for float64"
+            )
+        if f2 < TINY:
+            # Exactly zero (a ReLU layer all off), or squares below float64:
+            # then divide by the largest entry, exactly as far as the exponent goes.
+            peak = float(np.max(np.abs(P)))
+            if peak == 0.0:
+                self.vanished = True
+                if mantissa is not None:
+                    mantissa[k] = 0.0
+                return -math.inf
+            out *= 1.0 / peak
+            self.scale += math.log10(peak)
+            f2 = float(np.vdot(P, P))
+        sigma = self.norms(P, out[n:], f2)
+        log = self.scale + math.log10(sigma)
+        if mantissa is not None:
+            out *= 1.0 / sigma
+            mantissa[k] = P
+            self.scale = log
+        elif not RESCALE_BELOW < f2 < 1.0 / RESCALE_BELOW:
+            # Rescaled only now and then: in between, the products can neither
+            # overflow nor sink into subnormals.
+            out *= 1.0 / math.sqrt(f2)
+            self.scale += 0.5 * math.log10(f2)
+        self.spare = self.head if self.head is not None else np.empty_like(out)
+        self.head = out
+        return log
 
 
 def chain_log10_norms(
     chunks: Iterable[np.ndarray],
     *,
     mantissa: np.ndarray | None = None,
-    tol: float = LANCZOS_TOL,
+    tol: float = LOG10_TOL,
 ) -> np.ndarray:
     """``log10 ||J_T ... J_{T-k+1}||_2`` for every k, from backward chunks.
 
@@ -165,11 +210,11 @@ def chain_log10_norms(
     ----------
     chunks : iterable of ndarray, each (C, N, N)
         Step Jacobians ``J_T, J_{T-1}, ..., J_1`` cut into chunks, in that
-        order.  Chunks are overwritten (they become the mantissas).
+        order.  They are only read.
     mantissa : ndarray, shape (T, N, N), optional
         Filled with unit-norm mantissas of the products, if given.
     tol : float
-        Relative tolerance of the Lanczos norm estimate.
+        Largest error of each log10 norm, in decades.
 
     Returns
     -------
@@ -184,14 +229,15 @@ def chain_log10_norms(
     >>> round(float(logs[-1]), 6), round(10000 * math.log10(0.9), 6)
     (-457.574906, -457.574906)
     """
-    chain = _Chain(tol)
+    chain: _Chain | None = None
     logs = []
     for chunk in chunks:
         chunk = np.asarray(chunk, dtype=float)
-        k0 = chain.k
-        logs.append(chain.push(chunk))
-        if mantissa is not None:
-            mantissa[k0 : chain.k] = chunk
+        if chain is None:
+            chain = _Chain(chunk.shape[-1], tol)
+        logs.append(chain.push(chunk, mantissa))
+        # Drop the chunk before the producer builds the next one.
+        del chunk
     return np.concatenate(logs) if logs else np.zeros(0)
 
 
@@ -206,34 +252,45 @@ def _forward_step(model: StepModel, s, x, params, t: int) -> np.ndarray:
 
 
 def _checkpoints(
-    model: StepModel, params, inputs: np.ndarray, s0: np.ndarray, chunk: int
+    model: StepModel, params, inputs: np.ndarray, s0: np.ndarray, every: int
 ) -> tuple[list[np.ndarray], np.ndarray]:
-    """Forward run keeping ``s_0, s_chunk, s_2chunk, ...``; also returns ``s_T``."""
+    """Forward run keeping ``s_0, s_every, s_2every, ...``; also returns ``s_T``."""
     T = len(inputs)
     checkpoints = [s0]
     s = s0
     for t in range(1, T + 1):
         s = _forward_step(model, s, inputs[t - 1], params, t)
-        if t % chunk == 0 and t < T:
+        if t % every == 0 and t < T:
             checkpoints.append(s)
     return checkpoints, s
 
 
 def _backward(
-    model: StepModel, params, inputs: np.ndarray, checkpoints: list[np.ndarray], chunk: int
+    model: StepModel,
+    params,
+    inputs: np.ndarray,
+    checkpoints: list[np.ndarray],
+    chunk: int,
+    every: int,
 ) -> Iterator[np.ndarray]:
+    """Chunks of ``J_T, ..., J_1``; states between checkpoints are recomputed."""
     T, N = len(inputs), len(checkpoints[0])
-    for j in reversed(range(len(checkpoints))):
-        first, last = j * chunk, min((j + 1) * chunk, T)
+    for first in reversed(range(0, T, chunk)):
+        last = min(first + chunk, T)
         states = np.empty((last - first, N))
-        states[0] = checkpoints[j]
-        for i in range(1, last - first):
-            states[i] = _forward_step(
-                model, states[i - 1], inputs[first + i - 1], params, first + i
-            )
+        for t in range(first, last):
+            if t % every == 0:
+                states[t - first] = checkpoints[t // every]
+            else:
+                states[t - first] = _forward_step(
+                    model, states[t - first - 1], inputs[t - 1], params, t
+                )
         with np.errstate(over="ignore", invalid="ignore"):
             jacobians = model.jacobian(states, inputs[first:last], params)
+        del states
         yield jacobians[::-1]
+        # Drop this chunk before the next is built, so only one is ever alive.
+        del jacobians
 
 
 def backward_step_jacobians(
@@ -261,7 +318,7 @@ def backward_step_jacobians(
     """
     inputs, s0 = _validated(model, inputs, s0)
     checkpoints, _ = _checkpoints(model, params, inputs, s0, chunk)
-    yield from _backward(model, params, inputs, checkpoints, chunk)
+    yield from _backward(model, params, inputs, checkpoints, chunk, chunk)
 
 
 def _validated(model: StepModel, inputs, s0) -> tuple[np.ndarray, np.ndarray]:
@@ -288,7 +345,7 @@ def gradient_flow(
     *,
     matrices: bool = False,
     chunk: int | None = None,
-    tol: float = LANCZOS_TOL,
+    tol: float = LOG10_TOL,
 ) -> GradientFlow:
     """Run forward over ``inputs``, then measure ``ds_T/ds_{T-k}`` for k = 1..T.
 
@@ -306,9 +363,9 @@ def gradient_flow(
     matrices : bool
         Keep the ``T`` product mantissas (needs ``8 T N^2`` bytes).
     chunk : int, optional
-        Step Jacobians built at once; by default about 32 MiB of them.
+        Step Jacobians built at once; by default about 16 MiB of them.
     tol : float
-        Relative tolerance of the spectral norms.
+        Largest error of each log10 norm, in decades.
 
     Examples
     --------
@@ -333,8 +390,11 @@ def gradient_flow(
                 "use the norms-only mode"
             )
         mantissa = np.empty((T, N, N))
-    checkpoints, final = _checkpoints(model, params, inputs, s0, chunk)
-    chunks = _backward(model, params, inputs, checkpoints, chunk)
+    # All T states are kept if they take no more memory than one chunk of
+    # Jacobians; otherwise every chunk-th, and the rest are recomputed.
+    every = 1 if T <= chunk * N else chunk
+    checkpoints, final = _checkpoints(model, params, inputs, s0, every)
+    chunks = _backward(model, params, inputs, checkpoints, chunk, every)
     logs = chain_log10_norms(chunks, mantissa=mantissa, tol=tol)
     return GradientFlow(logs, mantissa, final)
 

@@ -54,7 +54,7 @@ REFERENCES: tuple[Reference, ...] = (
         "hochreiter1997",
         "article",
         (
-            ("author", "Hochreiter, Sepp and Schmidhuber, J{\\\"u}rgen"),
+            ("author", 'Hochreiter, Sepp and Schmidhuber, J{\\"u}rgen'),
             ("title", "Long short-term memory"),
             ("journal", "Neural Computation"),
             ("volume", "9"),
@@ -68,7 +68,7 @@ REFERENCES: tuple[Reference, ...] = (
         "gers2000",
         "article",
         (
-            ("author", "Gers, Felix A. and Schmidhuber, J{\\\"u}rgen and Cummins, Fred"),
+            ("author", 'Gers, Felix A. and Schmidhuber, J{\\"u}rgen and Cummins, Fred'),
             ("title", "Learning to forget: continual prediction with {LSTM}"),
             ("journal", "Neural Computation"),
             ("volume", "12"),
@@ -96,7 +96,7 @@ REFERENCES: tuple[Reference, ...] = (
         (
             (
                 "author",
-                "Cho, Kyunghyun and van Merri{\\\"e}nboer, Bart and Gulcehre, Caglar and "
+                'Cho, Kyunghyun and van Merri{\\"e}nboer, Bart and Gulcehre, Caglar and '
                 "Bahdanau, Dzmitry and Bougares, Fethi and Schwenk, Holger and Bengio, Yoshua",
             ),
             (

@@ -241,3 +241,90 @@ def test_flow_matches_torch_autograd_on_an_rnncell(nonlinearity):
         np.testing.assert_allclose(
             flow.product(k), expected, rtol=RTOL, atol=RTOL * np.abs(expected).max()
         )
+
+
+def _tanh_like_jacobians(n, steps, seed):
+    """``diag(tanh'(.)) W`` for random pre-activations: a realistic, decaying chain."""
+    rng = np.random.default_rng(seed)
+    W = rng.standard_normal((n, n)) / np.sqrt(n)
+    slopes = 1 - np.tanh(rng.standard_normal((steps, n))) ** 2
+    return slopes[:, :, None] * W
+
+
+@pytest.mark.parametrize("matrices", [False, True])
+def test_norms_match_the_exact_svd_to_the_log10_tolerance(matrices):
+    # n = 64 is above EXACT_BELOW: the norms come from ChainNorms, certified or Lanczos.
+    n, steps = 64, 300
+    jacobians = _tanh_like_jacobians(n, steps, seed=16)
+    mantissa = np.empty((steps, n, n)) if matrices else None
+    logs = chain_log10_norms(
+        (jacobians[i : i + 32] for i in range(0, steps, 32)), mantissa=mantissa
+    )
+    P, exact = np.eye(n), []
+    for J in jacobians:
+        P = P @ J
+        exact.append(math.log10(np.linalg.norm(P, 2)))
+    assert np.max(np.abs(logs - exact)) <= spectral.LOG10_TOL
+    if matrices:
+        sigma = np.linalg.norm(mantissa, 2, axis=(1, 2))
+        assert np.max(np.abs(np.log10(sigma))) <= spectral.LOG10_TOL
+
+
+def test_norms_only_rescaling_over_nine_hundred_decades():
+    # Orthogonal factors times 0.5: every singular value is 0.5^k, far below float64.
+    logs = chain_log10_norms(_orthogonal_chain(48, 3000, 0.5, seed=17, chunk=256))
+    exact = np.arange(1, 3001) * math.log10(0.5)
+    assert logs[-1] < -900
+    np.testing.assert_allclose(logs, exact, rtol=0, atol=spectral.LOG10_TOL)
+
+
+def test_a_non_finite_jacobian_is_reported_with_its_k():
+    jacobians = np.tile(0.5 * np.eye(3), (6, 1, 1))
+    jacobians[4, 1, 2] = np.inf
+    with pytest.raises(GradproofInputError, match="not finite at k = 5"):
+        chain_log10_norms([jacobians])
+
+
+def test_keeping_every_state_equals_recomputing_them():
+    params = _rnn_params(5, 2, scale=1.2, seed=18)
+    inputs = np.random.default_rng(19).standard_normal((40, 2))
+    cc = compile_cell(elman_rnn("tanh"), n=5, m=2)
+
+    class Counting:
+        state_size, steps = 5, 0
+
+        def step(self, s, x, params):
+            self.steps += 1
+            return cc.step(s, x, params)
+
+        def jacobian(self, s, x, params):
+            return cc.jacobian(s, x, params)
+
+    kept, recomputed = Counting(), Counting()
+    # 40 states fit in a chunk of 8 Jacobians of 5 x 5, not in one of 7.
+    flows = [
+        gradient_flow(model, params, inputs, chunk=c) for model, c in ((kept, 8), (recomputed, 7))
+    ]
+    assert kept.steps == 40 and recomputed.steps == 40 + 40 - 6
+    np.testing.assert_allclose(flows[0].log10_norm, flows[1].log10_norm, rtol=RTOL)
+
+
+def test_only_one_chunk_of_jacobians_is_alive_at_a_time():
+    n, chunk = 64, 64
+    params = _rnn_params(n, 2, scale=1.0, seed=20)
+    inputs = np.random.default_rng(21).standard_normal((5000, 2))
+    gradient_flow(elman_rnn("tanh"), params, inputs[:2], chunk=chunk)
+    tracemalloc.start()
+    gradient_flow(elman_rnn("tanh"), params, inputs, chunk=chunk)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 1.5 * chunk * n * n * 8
+
+
+def test_a_tiny_factor_is_not_mistaken_for_a_vanished_product():
+    # 1e-200 I squares to below float64, yet the product is far from zero.
+    jacobians = np.tile(0.5 * np.eye(3), (6, 1, 1))
+    jacobians[2] *= 1e-200
+    logs = chain_log10_norms([jacobians])
+    exact = np.arange(1, 7) * math.log10(0.5) - 200 * (np.arange(1, 7) >= 3)
+    np.testing.assert_allclose(logs, exact, rtol=RTOL)

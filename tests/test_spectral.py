@@ -9,6 +9,8 @@ from numeric import spectral
 from numeric.check import RTOL
 from numeric.spectral import (
     EXACT_BELOW,
+    LOG10_TOL,
+    ChainNorms,
     log10_spectral_norm,
     spectral_norms,
     top_singular,
@@ -97,3 +99,81 @@ def test_log10_spectral_norm_far_outside_float_range_of_the_norm_squared():
     assert log10_spectral_norm(A * 1e-300) == pytest.approx(exact - 300, abs=RTOL)
     assert log10_spectral_norm(A * 1e300) == pytest.approx(exact + 300, abs=RTOL)
     assert log10_spectral_norm(np.zeros((3, 3))) == -math.inf
+
+
+# ChainNorms: the flow engine's norms, to LOG10_TOL decades of the exact SVD.
+
+
+def _orthogonal(rng, n):
+    return np.linalg.qr(rng.standard_normal((n, n)))[0]
+
+
+def _decades_off(norms, P):
+    return abs(math.log10(norms(P) / np.linalg.norm(P, 2)))
+
+
+def _clustered_errors(tol, n=64, seed=0):
+    """Top singular values tied, nearly tied, or apart; fresh singular vectors each time."""
+    rng = np.random.default_rng(seed)
+    norms = ChainNorms(n, tol)
+    errors = []
+    for gap in (0.0, 1e-12, 1e-9, 1e-7, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1):
+        s = np.r_[1.0, 1.0 - gap, 1.0 - 2 * gap, np.linspace(0.5, 0.0, n - 3)]
+        P = (_orthogonal(rng, n) * s) @ _orthogonal(rng, n).T
+        errors.append(_decades_off(norms, P))
+    return max(errors)
+
+
+def test_chain_norms_on_clustered_top_singular_values():
+    assert _clustered_errors(LOG10_TOL) <= LOG10_TOL
+    # Teeth: a tolerance a hundred times looser shows in the answers.
+    assert _clustered_errors(100 * LOG10_TOL) > LOG10_TOL
+
+
+def test_chain_norms_along_a_chain_use_both_paths_and_match_svd():
+    stack = _random_chain(64, 300, seed=4)
+    norms = ChainNorms(64)
+    errors = [_decades_off(norms, P) for P in stack]
+    assert max(errors) <= LOG10_TOL
+    # Early products are far from low rank (Lanczos); later ones are certified.
+    assert norms.lanczos > 0 and norms.certified > 150
+
+
+def test_chain_norm_certificate_sees_a_direction_outside_the_basis():
+    # A numerically low-rank chain, certified step after step; then the top
+    # singular direction jumps to the direction the chain had (almost) killed.
+    rng = np.random.default_rng(5)
+    n = 64
+    Q, V = _orthogonal(rng, n), _orthogonal(rng, n)
+    s = 0.3 ** np.arange(n)
+    norms = ChainNorms(n)
+    errors = []
+    for k in range(60):
+        c, si = math.cos(0.02 * k), math.sin(0.02 * k)
+        U = Q.copy()
+        U[:, :2] = Q[:, :2] @ np.array([[c, -si], [si, c]])
+        if k == 40:
+            certified_before = norms.certified
+        if k >= 40:
+            U = U[:, ::-1]
+        errors.append(_decades_off(norms, (U * s) @ V.T))
+    assert max(errors) <= LOG10_TOL
+    assert certified_before > 30 and norms.lanczos >= 2
+
+
+@pytest.mark.parametrize("angle", [0.0, 1e-6, 1e-3, 3e-2, 1.0])
+def test_chain_norms_with_a_basis_tilted_off_the_top_subspace(angle):
+    # Whatever the basis, the answer is certified to tol or found by Lanczos:
+    # a tilt of 1e-3 leaves 1e-6 of sigma_1^2 outside the basis, within the
+    # certificate's 10^(2 tol) - 1 = 4.6e-6; a tilt of 3e-2 leaves 9e-4.
+    rng = np.random.default_rng(6)
+    n, b = 80, 16
+    U, V = _orthogonal(rng, n), _orthogonal(rng, n)
+    P = (U * 0.5 ** np.arange(n)) @ V.T
+    norms = ChainNorms(n, block=b)
+    basis = U[:, :b].copy()
+    # Rotate the top singular vector out of the basis by `angle`, towards u_{b+1}.
+    basis[:, 0] = math.cos(angle) * U[:, 0] + math.sin(angle) * U[:, b]
+    norms.basis = basis
+    assert _decades_off(norms, P) <= LOG10_TOL
+    assert (norms.certified, norms.lanczos) == ((1, 0) if angle <= 1e-3 else (0, 1))
