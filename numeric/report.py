@@ -18,15 +18,11 @@ another process (a local function), figures are drawn here, in order.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import pickle
 import shutil
 import subprocess
-import sys
 import tempfile
-import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +39,7 @@ from symbolic.rnn import elman_rnn
 
 from .bounds import log10_bound
 from .errors import GradproofInputError
+from .figure_workers import figure_workers
 from .flow import gradient_flow
 from .plots import FIGURE_WIDTH, LABEL_PT, SMALL_PT, plot_sweep, save_figure, style_axes
 from .sweep import crossing, decay_rates
@@ -51,7 +48,6 @@ from .verify import verify
 __all__ = [
     "SECTIONS",
     "Section",
-    "draw_figures",
     "plot_gated",
     "plot_grid_depth",
     "plot_rnn_flow",
@@ -227,149 +223,6 @@ def _figure_tex(name: str, caption: str) -> str:
     )
 
 
-def draw_figures(folder: Path, figures: Sequence[tuple[str, Callable[[Path], str]]]) -> list[str]:
-    """Draw each ``(name, draw)`` of ``figures`` into ``folder``, in order; return the captions.
-
-    What a worker process runs for one section.
-
-    Examples
-    --------
-    >>> draw_figures(Path("."), [("a.pdf", lambda path: f"caption of {path.name}")])
-    ['caption of a.pdf']
-    """
-    return [draw(folder / name) for name, draw in figures]
-
-
-#: Environment of worker processes: one BLAS (OpenBLAS, MKL, OpenMP) thread each.
-_ONE_THREAD = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")
-
-#: What a worker runs: read the parent's ``sys.path``, then serve figure tasks.
-#: Ctrl-C is the parent's to handle: it stops its workers.
-_WORKER = (
-    "import pickle, signal, sys\n"
-    "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
-    "sys.path[:] = pickle.load(sys.stdin.buffer)\n"
-    "from numeric.report import _serve_figures\n"
-    "_serve_figures()\n"
-)
-
-
-def _cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def _sendable(figures: Sequence[tuple[str, Callable[[Path], str]]]) -> bool:
-    """Whether the figure functions can be sent to a worker (module-level functions)."""
-    try:
-        pickle.dumps(tuple(figures))
-    except (pickle.PicklingError, AttributeError, TypeError):
-        return False
-    return True
-
-
-def _serve_figures() -> None:
-    """Worker side: draw each task of stdin in order, answering each on stdout at once.
-
-    A task is ``(folder, figures)``; the answer ``(True, captions)`` or
-    ``(False, exception, traceback text)``.  Whatever else writes to stdout
-    (nothing should) is sent to stderr, so it cannot corrupt the answers.
-    """
-    answers = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)
-    tasks = pickle.load(sys.stdin.buffer)
-    for folder, figures in tasks:
-        try:
-            answer = (True, draw_figures(folder, figures))
-        except Exception as exc:  # sent back and raised where the report is built
-            trace = "".join(traceback.format_exception(exc))
-            try:
-                pickle.dumps(exc)
-            except Exception:  # an exception that cannot travel: its words can
-                exc = RuntimeError(f"{type(exc).__name__}: {exc}")
-            answer = (False, exc, trace)
-        pickle.dump(answer, answers)
-        answers.flush()
-
-
-class _RemoteTraceback(Exception):
-    """The traceback of an exception raised in a worker, shown as its cause."""
-
-
-class _FigureWorker:
-    """A child Python process drawing figure tasks in order (see :func:`_serve_figures`).
-
-    Started fresh (not forked, and without importing the caller's
-    ``__main__``), so nothing of this process's state reaches it but
-    ``sys.path``; one BLAS thread unless the environment says otherwise.
-    Answers are read in the order the tasks were given.
-    """
-
-    def __init__(self, tasks: list[tuple[Path, tuple]]) -> None:
-        env = dict(os.environ)
-        for name in _ONE_THREAD:
-            env.setdefault(name, "1")
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", _WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
-        )
-        self.unanswered = len(tasks)
-        with self.process.stdin:
-            pickle.dump(sys.path, self.process.stdin)
-            pickle.dump(tasks, self.process.stdin)
-
-    def next_answer(self) -> list[str]:
-        """The captions of the next task; its exception, raised here, if it failed."""
-        try:
-            answer = pickle.load(self.process.stdout)
-        except EOFError:
-            code = self.process.wait()
-            raise RuntimeError(f"a figure worker process ended early (exit code {code})") from None
-        self.unanswered -= 1
-        if answer[0]:
-            return answer[1]
-        _, exc, trace = answer
-        raise exc from _RemoteTraceback(f"in the worker process:\n{trace}")
-
-    def close(self) -> None:
-        """Wait for the worker to exit; stop it first if it still has figures to draw."""
-        if self.unanswered:
-            self.process.kill()
-        self.process.stdout.close()
-        self.process.wait()
-
-
-@contextlib.contextmanager
-def _figure_workers(
-    folder: Path, progress: Callable[[str], None]
-) -> Iterator[dict[int, Callable[[], list[str]]]]:
-    """Start every section's figures in worker processes; yield index -> captions getter.
-
-    One task per section, given out round-robin to one worker per spare core;
-    sections left out (all of them on one core, or figure functions that
-    cannot be sent) draw their figures in this process.  On leaving, workers
-    still running are stopped, so that nothing writes into ``folder`` after
-    it is removed.
-    """
-    sections = [i for i, s in enumerate(SECTIONS) if s.figures and _sendable(s.figures)]
-    count = min(len(sections), _cores() - 1) if sys.executable else 0
-    if count < 1:
-        yield {}
-        return
-    for i in sections:
-        for name, _ in SECTIONS[i].figures:
-            progress(f"measuring: {name} (in a worker process)")
-    workers = []
-    try:
-        for w in range(count):
-            tasks = [(folder, tuple(SECTIONS[i].figures)) for i in sections[w::count]]
-            workers.append(_FigureWorker(tasks))
-        yield {i: workers[k % count].next_answer for k, i in enumerate(sections)}
-    finally:
-        for worker in workers:
-            worker.close()
-
-
 @dataclass(frozen=True)
 class TitleBlock:
     """The report's title, author and date, and its paper size (``a4`` or ``letter``).
@@ -424,7 +277,7 @@ def report_tex(
         "small concrete sizes, \\emph{numeric} a check of the compiled expressions at random points "
         "(central differences along random directions, or the inequality at sampled weights).\n"
     ]
-    with _figure_workers(folder, progress) as drawing:
+    with figure_workers(folder, [s.figures for s in SECTIONS], progress) as drawing:
         sections, captions = [], {}
         for i, section in enumerate(SECTIONS):
             rendered = [f"\\section{{{tex_text(section.title)}}}\n"]

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from numeric import report
+from numeric import figure_workers, report
 from numeric.cli import main
 from numeric.errors import GradproofInputError
 
@@ -34,7 +34,7 @@ def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("reports")
     with pytest.MonkeyPatch.context() as mp:
         for name, cores in (("a", 2), ("b", 1)):
-            mp.setattr(report, "_cores", lambda cores=cores: cores)
+            mp.setattr(figure_workers, "_cores", lambda cores=cores: cores)
             assert main(["report", "--out", str(root / name), *OPTIONS]) == 0
     return root
 
@@ -94,7 +94,7 @@ def broken_in_a_worker(path):
 
 
 def test_a_figure_failing_in_a_worker_is_raised_here_and_leaves_no_output(tmp_path, monkeypatch):
-    monkeypatch.setattr(report, "_cores", lambda: 2)
+    monkeypatch.setattr(figure_workers, "_cores", lambda: 2)
     monkeypatch.setattr(
         report, "SECTIONS", [report.Section("s", lambda: (), (("f.pdf", broken_in_a_worker),))]
     )
