@@ -202,13 +202,7 @@ def test_answer_prints_a_verified_answer_that_compiles_standalone(question, caps
     tex = capsys.readouterr().out
     if shutil.which("pdflatex") is None:
         pytest.skip("no pdflatex installed")
-    (tmp_path / "a.tex").write_text(tex)
-    done = subprocess.run(
-        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "a.tex"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
+    done = pdflatex(tmp_path, tex, "a")
     assert done.returncode == 0, done.stdout[-1500:]
     log = (tmp_path / "a.log").read_text(errors="replace")
     assert "No \\author given" not in log
