@@ -3,8 +3,10 @@
 ``derive`` prints a verified derivation, ``report`` writes the LaTeX report
 (and its PDF where a LaTeX engine is installed), ``flow`` and ``sweep``
 measure gradient flow in real or random weights.  User errors end in one
-line on stderr and exit code 2; a derivation whose checks fail is never
-printed as if it held (exit code 1).
+line on stderr and exit code 2, with nothing written; a derivation whose
+checks fail is never printed as if it held (exit code 1); any other failure
+is a bug, answered by one "please report" line and exit code 1 (the
+traceback with ``GRADPROOF_DEBUG=1`` in the environment).
 
 Starting is cheap: this module and the parsers import neither NumPy, SymPy,
 matplotlib nor torch, so ``--help`` and argument errors answer at once; each
@@ -14,6 +16,8 @@ handler imports what its command runs.
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -35,7 +39,17 @@ __all__ = ["main"]
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (no usage dump) and exit code 2."""
+    """argparse with one-line errors (no usage dump) and exit code 2.
+
+    A value that starts with a minus sign and a digit (``--scales -1:1:3``,
+    ``--scale -1e-3``) is read as the option's value, not as an unknown
+    option: no option of ``gradproof`` looks like a negative number.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # argparse's own pattern takes only plain negative numbers (-1, -0.5) as values
+        self._negative_number_matcher = re.compile(r"^-(\.?\d|inf|nan)", re.IGNORECASE)
 
     def error(self, message: str) -> None:  # noqa: D102 - argparse API
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -68,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     derive.add_argument("--activation", help=f"rnn: nonlinearity ({', '.join(ACTIVATION_NAMES)})")
     derive.add_argument(
         "--variant",
-        help="lstm: pytorch (default) or no_forget; gru: pytorch (default) or textbook; "
+        help="lstm: pytorch (default), no_forget or peephole; gru: pytorch (default) or textbook; "
         "gridlstm: paper (default) or stacked (a stacked-LSTM reading of the block)",
     )
     derive.add_argument(
@@ -187,8 +201,22 @@ def run_report(args: argparse.Namespace) -> int:
     return 0
 
 
+#: What a bug's line asks the user to do.
+REPORT_BUG = (
+    "please report it with the command line that caused it "
+    "(set GRADPROOF_DEBUG=1 for the traceback)"
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``gradproof`` console script.
+    """Entry point of the ``gradproof`` console script; returns the exit code.
+
+    0: done.  2: a user error (one line on stderr, nothing written), from
+    argparse too.  1: a derivation's check failed, or a bug: one line,
+    "please report", and no traceback unless ``GRADPROOF_DEBUG=1``, which
+    lets the exception through.  141 (128 + SIGPIPE, as the shell shows a
+    program killed by a closed pipe): stdout was closed early, as by
+    ``gradproof ... | head``; nothing is printed.  130: Ctrl-C.
 
     Examples
     --------
@@ -201,16 +229,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = _parser().parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
     except GradproofInputError as exc:
         print(f"gradproof: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader left (| head): send what is still buffered nowhere, exit quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as exc:  # a folder that cannot be made, a full disk: the user's to fix
         where = f" ({exc.filename})" if exc.filename else ""
         print(f"gradproof: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print(
+            "gradproof: error: out of memory; lower the sizes (--steps, --hidden, --input, "
+            "--seeds, --scales) or free memory",
+            file=sys.stderr,
+        )
+        return 2
     except VerificationError as exc:
         print(f"gradproof: verification failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("gradproof: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("GRADPROOF_DEBUG") == "1":
+            raise
+        what = " ".join(f"{type(exc).__name__}: {exc}".split())
+        print(f"gradproof: internal error: {what}; {REPORT_BUG}", file=sys.stderr)
         return 1
 
 

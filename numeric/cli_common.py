@@ -38,6 +38,7 @@ __all__ = [
     "FLOW_STEPS",
     "GRIDLSTM_DEFAULTS",
     "INITS",
+    "SEED_UNUSED",
     "add_cell_arguments",
     "check_numbers",
     "chosen_options",
@@ -46,7 +47,9 @@ __all__ = [
     "flags_describe",
     "lookup",
     "parse_sizes",
+    "random_sizes",
     "random_weights",
+    "seed_of",
 ]
 
 #: Names of :data:`symbolic.activations.ACTIVATIONS`, sorted (for help texts).
@@ -145,7 +148,8 @@ def add_cell_arguments(parser: argparse.ArgumentParser, *, gridlstm: bool = Fals
         help=f"rnn: nonlinearity, one of {', '.join(ACTIVATION_NAMES)} (default tanh)",
     )
     parser.add_argument(
-        "--variant", help="lstm: pytorch (default) or no_forget; gru: pytorch (default) or textbook"
+        "--variant",
+        help="lstm: pytorch (default), no_forget or peephole; gru: pytorch (default) or textbook",
     )
     torch_or_grid = "random PyTorch or Grid LSTM weights" if gridlstm else "random PyTorch weights"
     parser.add_argument(
@@ -223,6 +227,63 @@ def check_numbers(args: argparse.Namespace) -> None:
             raise GradproofInputError(f"{flag} must be a non-negative number, got {value}")
 
 
+#: The refusal of ``--seed`` where nothing is random.
+SEED_UNUSED = (
+    "--seed draws random weights and inputs; with --weights and --inputs nothing is drawn: drop it"
+)
+
+
+def seed_of(args: argparse.Namespace) -> int:
+    """The ``--seed`` given, or 0 (its default).
+
+    Examples
+    --------
+    >>> seed_of(argparse.Namespace(seed=None)), seed_of(argparse.Namespace(seed=7))
+    (0, 7)
+    """
+    return 0 if getattr(args, "seed", None) is None else args.seed
+
+
+def random_sizes(fam: CellFamily, cell: Cell, args: argparse.Namespace) -> tuple[int, int, int]:
+    """Numbers in the state, in one step's input and in the parameters of random weights.
+
+    Read off the options before anything is drawn, for
+    :func:`numeric.budget.flow_cost`; a size the options leave open counts
+    as 1 (drawing the weights then says which is missing).
+
+    Examples
+    --------
+    >>> fam = lookup("lstm")
+    >>> random_sizes(fam, fam.build(), argparse.Namespace(hidden=10, input=3))
+    (20, 3, 600)
+    >>> fam = lookup("symbolic.rnn:elman_rnn")
+    >>> random_sizes(fam, fam.build(), argparse.Namespace(size=["n=5", "m=2"]))
+    (5, 2, 40)
+    """
+    if fam.layout is not None:  # a PyTorch layout: every state vector has the hidden size
+        H, M = (
+            DEFAULT_RANDOM[k] if getattr(args, k) is None else getattr(args, k)
+            for k in ("hidden", "input")
+        )
+        G = len(fam.layout.gates)
+        return len(cell.state) * H, M, G * H * (H + M + 2)
+    import sympy as sp
+
+    from .weights import param_shapes
+
+    given = parse_sizes(getattr(args, "size", None))
+    known = {d: given.get(d.name, 1) for d in cell.dims}
+
+    def numbers(shape: tuple) -> int:
+        return math.prod(max(1, int(sp.sympify(d).xreplace(known))) for d in shape)
+
+    return (
+        sum(numbers(v.symbol.shape) for v in cell.state),
+        sum(numbers(v.symbol.shape) for v in cell.inputs),
+        sum(numbers(shape) for shape in param_shapes(cell).values()),
+    )
+
+
 def random_weights(
     fam: CellFamily, cell: Cell, args: argparse.Namespace, scale: float, seed: int
 ) -> dict[str, np.ndarray]:
@@ -246,7 +307,7 @@ def random_weights(
         for k in ("hidden", "input", "init")
     )
     state = random_state_dict(fam.name, hidden, input_size, scale, seed, init)
-    return torch_weights(state, fam.name).params
+    return torch_weights(state, fam.name, cell=cell).params
 
 
 def compiled(cell: Cell, params: dict[str, np.ndarray]) -> CompiledCell:

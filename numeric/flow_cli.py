@@ -1,8 +1,10 @@
 """The ``flow`` and ``params`` subcommands.
 
 ``gradproof flow CELL`` measures ``||ds_T/ds_{T-k}||_2`` for k = 1..T on real
-or random weights and sets it against the cell's bound ``B^k``.  Handlers validate everything before computing, write
-files only at the end (atomically), and let
+or random weights and sets it against the cell's bound ``B^k``.  Handlers
+validate everything before computing (the options, the output's path, the
+memory and time the sizes need: :mod:`numeric.budget`), write files only at
+the end, whole (:mod:`numeric.outputs`), and let
 :class:`~numeric.errors.GradproofInputError` propagate to ``main``.
 
 Every cell takes the same path: the registry's family gives the cell, its
@@ -15,7 +17,6 @@ and shapes a weight file needs.
 from __future__ import annotations
 
 import argparse
-import json
 from typing import TYPE_CHECKING
 
 from symbolic.registry import CellFamily, load_entry_point
@@ -25,6 +26,7 @@ from .cli_common import (
     DEFAULT_RANDOM,
     FLOW_STEPS,
     GRIDLSTM_DEFAULTS,
+    SEED_UNUSED,
     add_cell_arguments,
     check_numbers,
     chosen_options,
@@ -32,9 +34,12 @@ from .cli_common import (
     default_note,
     flags_describe,
     lookup,
+    random_sizes,
     random_weights,
+    seed_of,
 )
 from .errors import GradproofInputError
+from .outputs import json_line
 
 if TYPE_CHECKING:
     import numpy as np
@@ -85,7 +90,6 @@ def add_flow_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     parser.add_argument(
         "--seed",
         type=int,
-        default=0,
         metavar="K",
         help="random-number seed of the random weights and inputs: the same K draws the same "
         "numbers (default 0)",
@@ -158,18 +162,23 @@ def run_params(args: argparse.Namespace) -> int:
     cell = fam.build(**options)
     if fam.layout is not None:
         G, gates = len(fam.layout.gates), ", ".join(fam.layout.gates)
+        used = {p.name for p in cell.params}
+        vectors = {n: k for n, k in fam.layout.vectors.items() if n in used}
         print(f"cell {args.cell} ({cell.title}): a PyTorch state_dict, G = {G} gates ({gates})")
         for key, shape in (
             ("weight_ih", "(G*H, in)"),
             ("weight_hh", "(G*H, H)"),
             ("bias_ih", "(G*H,)"),
             ("bias_hh", "(G*H,)"),
+            *((key, "(H,)") for key in vectors.values()),
         ):
             print(f"  {key:<10} {shape}")
         print("multi-layer modules suffix _lK (choose one with --layer K); the cell reads")
         for name, terms in fam.layout.params.items():
             parts = " + ".join(f"{tensor}[{gate}]" for tensor, gate in terms)
             print(f"  {name} = {parts}")
+        for name, key in vectors.items():
+            print(f"  {name} = {key}")
         return 0
     print(f"cell {args.cell} ({cell.title}): a .npz (or .pt) keyed by parameter name")
     from .weights import param_shapes
@@ -185,15 +194,29 @@ def run_params(args: argparse.Namespace) -> int:
     return 0
 
 
+def _shrink(fam: CellFamily, args: argparse.Namespace) -> str:
+    """What to lower when a run is too large: the options that set its sizes."""
+    parts = ["--steps" if args.inputs is None else "the steps in --inputs"]
+    if args.weights is None:
+        parts.append("--hidden or --input" if fam.layout is not None else "--size")
+    return "lower " + ", ".join(parts)
+
+
 def _weights(fam: CellFamily, cell: Cell, args: argparse.Namespace) -> dict[str, np.ndarray]:
+    from .budget import check_cost, flow_cost
     from .loading import load_state_dict
     from .weights import named_params, torch_weights
 
     if args.weights is None:
         if args.layer is not None:
             raise GradproofInputError("--layer selects a layer of --weights; pass --weights too")
+        state, inputs, numbers = random_sizes(fam, cell, args)
+        steps = 1 if args.inputs is not None else args.steps  # the inputs' steps: once read
+        what = f"a flow over {steps} steps" if args.inputs is None else "a flow"
+        cost = flow_cost(steps, state, inputs, numbers)
+        check_cost(cost, f"{what} with a state of {state} numbers", _shrink(fam, args))
         scale = DEFAULT_RANDOM["scale"] if args.scale is None else args.scale
-        return random_weights(fam, cell, args, scale, args.seed)
+        return random_weights(fam, cell, args, scale, seed_of(args))
     random_flags = [
         f"--{k}"
         for k in ("hidden", "input", "scale", "init", "size")
@@ -204,9 +227,11 @@ def _weights(fam: CellFamily, cell: Cell, args: argparse.Namespace) -> dict[str,
             f"{flags_describe(random_flags)} random weights; drop "
             f"{'it' if len(random_flags) == 1 else 'them'} when using --weights"
         )
+    if args.inputs is not None and args.seed is not None:
+        raise GradproofInputError(SEED_UNUSED)
     state = load_state_dict(args.weights)
     if fam.layout is not None:
-        return torch_weights(state, fam.name, args.layer).params
+        return torch_weights(state, fam.name, args.layer, cell).params
     if args.layer is not None:
         raise GradproofInputError(
             f"--layer applies to PyTorch multi-layer files, not to {args.cell}"
@@ -215,12 +240,17 @@ def _weights(fam: CellFamily, cell: Cell, args: argparse.Namespace) -> dict[str,
 
 
 def run_flow(args: argparse.Namespace) -> int:
-    """Handler of ``gradproof flow``; returns the exit code."""
+    """Handler of ``gradproof flow``; returns the exit code.
+
+    Everything is checked before the run (the options, the plot's path, the
+    memory and time the sizes need); the plot is written, whole, after the
+    output is ready and before it is printed.
+    """
     check_numbers(args)
     fam = lookup(args.cell)
     if fam.flow is not None:
         report, shown = load_entry_point(fam.flow)(args)
-        print(json.dumps(report, allow_nan=False) if args.json else shown)
+        print(json_line(report) if args.json else shown)
         return 0
     grid_only = [f"--{name}" for name in ("layers", "tied") if getattr(args, name)]
     if grid_only:
@@ -230,7 +260,8 @@ def run_flow(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .bounds import evaluate_bound, log10_bound, verdict
-    from .flow import gradient_flow, json_floats
+    from .budget import check_cost, flow_cost
+    from .flow import gradient_flow
     from .loading import load_inputs, load_state0
     from .plots import check_plot_path, plot_flow
     from .weights import random_inputs
@@ -240,37 +271,54 @@ def run_flow(args: argparse.Namespace) -> int:
         check_plot_path(args.plot)
     params = _weights(fam, cell, args)
     model = compiled(cell, params)
-    if args.inputs is not None:
-        inputs = load_inputs(args.inputs, model.input_size)
-    else:
-        inputs = random_inputs(args.steps, model.input_size, args.seed)
+    inputs = None if args.inputs is None else load_inputs(args.inputs, model.input_size)
+    steps = args.steps if inputs is None else len(inputs)
+    cost = flow_cost(
+        steps, model.state_size, model.input_size, sum(np.size(p) for p in params.values())
+    )
+    check_cost(
+        cost,
+        f"a flow over {steps} steps with a state of {model.state_size} numbers",
+        _shrink(fam, args),
+    )
+    if inputs is None:
+        inputs = random_inputs(steps, model.input_size, seed_of(args))
     s0 = load_state0(args.h0, model.state_size)
     flow = gradient_flow(model, params, inputs, s0)
     bound = evaluate_bound(cell, params)
     log10_b = None if bound is None else log10_bound(bound.value, flow.steps)
     result = verdict(bound, flow.log10_norm).as_dict()
     hidden = model.state_sizes[0]
+    if args.json:
+        shown = json_line(
+            {
+                "cell": args.cell,
+                "hidden": hidden,
+                "steps": flow.steps,
+                "gamma": None if bound is None else bound.gamma,
+                "sigma_max": None if bound is None else bound.sigma_max,
+                "spectral_radius": None if bound is None else bound.spectral_radius,
+                "log10_norm": flow.log10_norm,
+                "log10_bound": log10_b,
+                "verdict": result,
+            }
+        )
+    else:
+        shown = _flow_table(args.cell, cell.title, hidden, flow.log10_norm, bound, log10_b, result)
     if args.plot:
         title = f"{cell.title}, hidden {hidden}, T = {flow.steps}"
         curve = np.where(np.isfinite(flow.log10_norm), flow.log10_norm, np.nan)
         plot_flow(args.plot, curve, log10_b, title)
-    if args.json:
-        report = {
-            "cell": args.cell,
-            "hidden": hidden,
-            "steps": flow.steps,
-            "gamma": None if bound is None else bound.gamma,
-            "sigma_max": None if bound is None else bound.sigma_max,
-            "spectral_radius": None if bound is None else bound.spectral_radius,
-            "log10_norm": json_floats(flow.log10_norm),
-            "log10_bound": None if log10_b is None else json_floats(log10_b),
-            "verdict": result,
-        }
-        print(json.dumps(report, allow_nan=False))
-        return 0
-    print(f"cell {args.cell} ({cell.title}), hidden {hidden}, steps {flow.steps}")
+    print(shown)
+    return 0
+
+
+def _flow_table(cell_name, title, hidden, log10_norm, bound, log10_b, result) -> str:
+    """The text answer of ``flow``: the bound, the norms at k = 1, 2, 5, 10, ..., the verdict."""
+    steps = len(log10_norm)
+    lines = [f"cell {cell_name} ({title}), hidden {hidden}, steps {steps}"]
     if bound is None:
-        print("no step bound declared for this cell")
+        lines.append("no step bound declared for this cell")
     else:
         shown = [f"step bound B = {bound.formula} = {bound.value:.6g}"]
         shown += [
@@ -282,13 +330,13 @@ def run_flow(args: argparse.Namespace) -> int:
             )
             if value is not None
         ]
-        print(", ".join(shown))
-    print(f"{'k':>8}  {'log10 norm':>14}  {'log10 bound':>14}")
-    for k in _table_rows(flow.steps):
+        lines.append(", ".join(shown))
+    lines.append(f"{'k':>8}  {'log10 norm':>14}  {'log10 bound':>14}")
+    for k in _table_rows(steps):
         shown = "n/a" if log10_b is None else f"{log10_b[k - 1]:14.6f}"
-        print(f"{k:>8}  {flow.log10_norm[k - 1]:14.6f}  {shown:>14}")
-    print(f"verdict: {result['summary']}")
-    return 0
+        lines.append(f"{k:>8}  {log10_norm[k - 1]:14.6f}  {shown:>14}")
+    lines.append(f"verdict: {result['summary']}")
+    return "\n".join(lines)
 
 
 def _table_rows(steps: int) -> list[int]:

@@ -3,9 +3,9 @@
 Figures are built on ``matplotlib.figure.Figure`` with the Agg canvas, never
 through ``pyplot``, so no global state or display is involved.  Files carry
 no timestamp (PDF ``CreationDate``, SVG ``Date``) and SVG ids use a fixed
-salt, so the same data always gives the same bytes.  A file is written to a
-temporary name beside the target and moved into place, so a failed run
-leaves nothing behind.
+salt, so the same data always gives the same bytes.  A file is written
+whole or not at all, with the umask's permissions
+(:func:`numeric.outputs.written`), so a failed run leaves nothing behind.
 
 Every figure is :data:`FIGURE_WIDTH` inches wide, about the width the report
 prints it at, so its font sizes (:data:`LABEL_PT`, :data:`SMALL_PT`) are
@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import GradproofInputError
+from .outputs import check_output, written
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -41,6 +41,7 @@ __all__ = [
     "check_plot_path",
     "fit_text",
     "plot_flow",
+    "plot_format",
     "plot_sweep",
     "save_figure",
     "style_axes",
@@ -129,14 +130,12 @@ def style_axes(ax: Axes, integer_x: bool = False, integer_y: bool = False) -> No
         ax.yaxis.set_major_locator(MaxNLocator(nbins="auto", steps=[1, 2, 5, 10], integer=True))
 
 
-def check_plot_path(path: str | os.PathLike) -> str:
+def plot_format(path: str | os.PathLike) -> str:
     """The format of ``path`` from its extension, or a one-line error.
-
-    Called before any work, so a typo in the name does not cost a long run.
 
     Examples
     --------
-    >>> check_plot_path("flow.PDF")
+    >>> plot_format("flow.PDF")
     'pdf'
     """
     ext = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
@@ -147,12 +146,34 @@ def check_plot_path(path: str | os.PathLike) -> str:
     return ext
 
 
-def save_figure(fig: Figure, path: str | os.PathLike) -> None:
-    """Write ``fig`` to ``path`` atomically, without timestamps.
+def check_plot_path(path: str | os.PathLike) -> str:
+    """The format of ``path``, once a file can be written there; else a one-line error.
+
+    Called before any work, so that a typo in the name or a folder that
+    cannot be written to does not cost a long run
+    (:func:`numeric.outputs.check_output`).
 
     Examples
     --------
-    >>> import pathlib
+    >>> import tempfile
+    >>> check_plot_path(os.path.join(tempfile.mkdtemp(), "flow.PDF"))
+    'pdf'
+    >>> check_plot_path("/no/such/folder/flow.png")
+    Traceback (most recent call last):
+    ...
+    numeric.errors.GradproofInputError: cannot write plot '/no/such/folder/flow.png': folder '/no/such/folder' does not exist; create it or choose another path
+    """
+    fmt = plot_format(path)
+    check_output(path, "plot")
+    return fmt
+
+
+def save_figure(fig: Figure, path: str | os.PathLike) -> None:
+    """Write ``fig`` to ``path`` whole or not at all, without timestamps.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
     >>> from matplotlib.figure import Figure
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "empty.png"
     >>> save_figure(Figure(), path)
@@ -162,28 +183,10 @@ def save_figure(fig: Figure, path: str | os.PathLike) -> None:
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    fmt = check_plot_path(path)
-    path = os.fspath(path)
+    fmt = plot_format(path)
     FigureCanvasAgg(fig)
-    try:
-        fd, tmp = tempfile.mkstemp(
-            prefix=".gradproof-", suffix=f".{fmt}", dir=os.path.dirname(path) or "."
-        )
-    except OSError as exc:
-        raise GradproofInputError(
-            f"cannot write plot {path!r}: {exc.strerror}; choose a writable path"
-        ) from exc
-    try:
-        with os.fdopen(fd, "wb") as out, matplotlib.rc_context({"svg.hashsalt": "gradproof"}):
-            fig.savefig(out, format=fmt, metadata=PLOT_FORMATS[fmt], dpi=PNG_DPI)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise GradproofInputError(
-            f"cannot write plot {path!r}: {exc.strerror}; choose a writable path"
-        ) from exc
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with written(path, "plot") as scratch, matplotlib.rc_context({"svg.hashsalt": "gradproof"}):
+        fig.savefig(scratch, format=fmt, metadata=PLOT_FORMATS[fmt], dpi=PNG_DPI)
 
 
 def plot_flow(
@@ -196,7 +199,7 @@ def plot_flow(
 
     Examples
     --------
-    >>> import pathlib
+    >>> import pathlib, tempfile
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "flow.svg"
     >>> plot_flow(path, [-0.1, -0.25], [-0.05, -0.1], "example")
     >>> b"<svg" in path.read_bytes()
@@ -248,7 +251,7 @@ def plot_sweep(
 
     Examples
     --------
-    >>> import pathlib
+    >>> import pathlib, tempfile
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "sweep.pdf"
     >>> plot_sweep(path, [0.5, 1.5], np.array([[-0.4, -0.35], [0.1, 0.12]]), "example")
     >>> path.read_bytes()[:5]
@@ -263,9 +266,11 @@ def plot_sweep(
     for column in rates.T:
         ax.plot(x, column, "o", color="C0", alpha=0.35, markersize=4)
     ax.plot(x, rates.mean(axis=1), "-", color="C0", label="measured (dots: each draw; line: mean)")
+    with np.errstate(divide="ignore"):  # B = 0 (weights that underflowed to 0): not drawn
+        bound_rate = np.log10(x)
     ax.plot(
         x,
-        np.log10(x),
+        bound_rate,
         "--",
         color="C1",
         label=r"bound on the rate, $\log_{10}(\gamma\,\sigma_{\max})$",

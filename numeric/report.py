@@ -1,7 +1,8 @@
 """``gradproof report``: the verified derivations and measured figures as one document.
 
 Everything is built in a scratch folder beside the output folder and moved
-into place only when complete, so a failure leaves no half-written files.
+into place only when complete, once every target is known to take its file,
+so a failure leaves no half-written files; files get the umask's permissions.
 The PDF is compiled with ``latexmk`` (or ``pdflatex``) when one is on PATH,
 with ``SOURCE_DATE_EPOCH`` fixed so that the same inputs give the same bytes.
 
@@ -21,7 +22,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +41,7 @@ from .bounds import log10_bound
 from .errors import GradproofInputError
 from .figure_workers import figure_workers
 from .flow import gradient_flow
+from .outputs import written_folder
 from .plots import FIGURE_WIDTH, LABEL_PT, SMALL_PT, plot_sweep, save_figure, style_axes
 from .sweep import crossing, decay_rates
 from .verify import verify
@@ -348,6 +349,10 @@ def write_report(
 ) -> list[str]:
     """Build the report into folder ``out``; return the lines to tell the user.
 
+    Everything is built in a scratch folder and renamed into ``out`` only
+    when complete (:func:`numeric.outputs.written_folder`), so a failure
+    leaves ``out`` as it was; files get the umask's permissions.
+
     Examples
     --------
     >>> import tempfile, pathlib
@@ -355,25 +360,18 @@ def write_report(
     >>> lines = write_report(out)  # doctest: +SKIP
     """
     out = Path(out)
+    command = _latex_command()
+    products = ["report.tex", "refs.bib", *(n for s in SECTIONS for n, _ in s.figures)]
+    if command is not None:
+        products.append("report.pdf")
     if out.exists() and not out.is_dir():
         raise GradproofInputError(f"--out {out} is a file, not a folder; choose another path")
-    parent = out.resolve().parent
-    if not os.access(parent if parent.exists() else Path.cwd(), os.W_OK):
-        raise GradproofInputError(f"cannot write into {parent}; choose a writable --out")
-    parent.mkdir(parents=True, exist_ok=True)
-    command = _latex_command()
-    with tempfile.TemporaryDirectory(prefix=".gradproof-", dir=parent) as scratch:
-        folder = Path(scratch)
+    with written_folder(out, products, "report file") as folder:
         (folder / "report.tex").write_text(report_tex(folder, progress, title))
         (folder / "refs.bib").write_text(bibtex())
-        products = ["report.tex", "refs.bib", *(n for s in SECTIONS for n, _ in s.figures)]
         if command is not None:
             progress(f"compiling: report.pdf with {command[0]}")
             _compile_pdf(folder, command)
-            products.append("report.pdf")
-        out.mkdir(exist_ok=True)
-        for name in products:
-            os.replace(folder / name, out / name)
     lines = [f"wrote {out / name}" for name in products]
     if command is None:
         lines.append(

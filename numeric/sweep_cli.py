@@ -13,7 +13,6 @@ negative beyond.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from typing import TYPE_CHECKING
@@ -26,14 +25,16 @@ from .cli_common import (
     compiled,
     lookup,
     parse_sizes,
+    random_sizes,
     random_weights,
 )
 from .errors import GradproofInputError
+from .outputs import json_line
 
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["SWEEP_DEFAULTS", "add_sweep_parser", "parse_scales"]
+__all__ = ["SWEEP_DEFAULTS", "add_sweep_parser", "parse_scales", "scales_count"]
 
 #: Defaults of ``gradproof sweep`` (the help is written from them).
 SWEEP_DEFAULTS = {
@@ -43,6 +44,41 @@ SWEEP_DEFAULTS = {
     "input_scale": 1.0,
     "bias_scale": 1.0,
 }
+
+
+def _scales_spec(text: str) -> tuple[float, float, int] | list[float]:
+    """``(start, stop, count)`` of ``START:STOP:COUNT`` or the values of ``a,b,c``, all checked.
+
+    Nothing is allocated: :func:`scales_count` is known before the budget is.
+    """
+    try:
+        if ":" in text:
+            start, stop, count = text.split(":")
+            spec: tuple[float, float, int] | list[float] = (float(start), float(stop), int(count))
+            if spec[2] < 1:
+                raise ValueError
+            values = spec[:2]
+        else:
+            spec = values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise GradproofInputError(
+            f"--scales {text!r} is not START:STOP:COUNT or a comma list, e.g. 0.5:1.5:11"
+        ) from None
+    if not all(math.isfinite(v) and v > 0 for v in values):
+        raise GradproofInputError(f"--scales {text!r} must be positive, finite numbers")
+    return spec
+
+
+def scales_count(text: str) -> int:
+    """How many scales ``--scales`` gives, without making them.
+
+    Examples
+    --------
+    >>> scales_count("0.5:1.5:100000000000"), scales_count("0.9,1.1")
+    (100000000000, 2)
+    """
+    spec = _scales_spec(text)
+    return spec[2] if isinstance(spec, tuple) else len(spec)
 
 
 def parse_scales(text: str) -> np.ndarray:
@@ -57,21 +93,8 @@ def parse_scales(text: str) -> np.ndarray:
     """
     import numpy as np
 
-    try:
-        if ":" in text:
-            start, stop, count = text.split(":")
-            if int(count) < 1:
-                raise ValueError
-            scales = np.linspace(float(start), float(stop), int(count))
-        else:
-            scales = np.array([float(v) for v in text.split(",")])
-    except ValueError:
-        raise GradproofInputError(
-            f"--scales {text!r} is not START:STOP:COUNT or a comma list, e.g. 0.5:1.5:11"
-        ) from None
-    if not (np.all(np.isfinite(scales)) and np.all(scales > 0)):
-        raise GradproofInputError(f"--scales {text!r} must be positive numbers")
-    return scales
+    spec = _scales_spec(text)
+    return np.linspace(*spec) if isinstance(spec, tuple) else np.array(spec)
 
 
 def add_sweep_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -139,30 +162,46 @@ def add_sweep_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    """Handler of ``gradproof sweep``; returns the exit code."""
+    """Handler of ``gradproof sweep``; returns the exit code.
+
+    Everything is checked before the first run (the options, the plot's
+    path, the memory and time of all runs); the plot is written, whole, after
+    the output is ready and before it is printed.
+    """
     check_numbers(args)
+    count = scales_count(args.scales)
     fam = lookup(args.cell)
     cell = fam.build(**chosen_options(fam, args)) if fam.flow is None else None
     if cell is None or cell.bound is None:
         raise GradproofInputError(
             f"sweep sets the decay rate against a cell's step bound; {args.cell} declares none"
         )
-    import numpy as np
-
-    from .bounds import evaluate_bound
-    from .flow import json_floats
-    from .plots import check_plot_path, plot_sweep
-    from .sweep import crossing, decay_rates, sweep_params
-
-    if args.plot:
-        check_plot_path(args.plot)
-    scales = parse_scales(args.scales)
     layout = None if fam.layout is None else fam.name
     if layout is None and args.bias_scale is not None:
         raise GradproofInputError(
             f"--bias-scale scales the biases of PyTorch weights; {args.cell} is keyed by "
             "parameter names: drop it"
         )
+    from .budget import check_cost, flow_cost
+
+    state, inputs, numbers = random_sizes(fam, cell, args)
+    runs = count * args.seeds
+    check_cost(
+        flow_cost(args.steps, state, inputs, numbers, runs),
+        f"a sweep of {runs} runs ({count} scales x {args.seeds} seeds) over {args.steps} steps "
+        f"with a state of {state} numbers",
+        "lower the count in --scales, --seeds, --steps or "
+        + ("--hidden" if layout is not None else "--size"),
+    )
+    import numpy as np
+
+    from .bounds import evaluate_bound
+    from .plots import check_plot_path, plot_sweep
+    from .sweep import crossing, decay_rates, sweep_params
+
+    if args.plot:
+        check_plot_path(args.plot)
+    scales = parse_scales(args.scales)
     # the first draw through the shared path checks the random-weight flags and fixes the sizes
     model = compiled(cell, random_weights(fam, cell, args, scales[0], 0))
     hidden, input_size = model.state_sizes[0], model.input_size
@@ -202,9 +241,58 @@ def run_sweep(args: argparse.Namespace) -> int:
         progress=progress,
         **draw,
     )
-    B = bounds.mean(axis=1)
+    B = (bounds / args.seeds).sum(axis=1)  # the mean, which cannot overflow near 1.8e308
+    with np.errstate(divide="ignore"):  # B = 0: weights that underflowed to 0
+        bound_rate = np.log10(B)
     mean = rates.mean(axis=1)
     measured = crossing(B, mean)
+    if args.json:
+        shown = json_line(
+            {
+                "cell": args.cell,
+                "hidden": hidden,
+                "steps": args.steps,
+                "seeds": args.seeds,
+                "gamma": None if cell.bound.gamma is None else float(cell.bound.gamma),
+                "scale": scales,
+                "step_bound": B,
+                "decay_rate": rates,
+                "mean_decay_rate": mean,
+                "bound_rate": bound_rate,
+                "measured_crossing": measured,
+                "input": input_size,
+                "init": None if layout is None else draw["init"],
+                "input_scale": input_scale,
+                "bias_scale": None if layout is None else bias_scale,
+            }
+        )
+    else:
+        formula = evaluate_bound(cell, sweep_params(cell, layout, scales[0], 0, **draw)).formula
+        lines = [
+            f"cell {args.cell} ({cell.title}), hidden {hidden}, steps {args.steps}, "
+            f"seeds {args.seeds}"
+        ]
+        if layout is None:
+            weights = (
+                "matrices with sigma_max = the scale, vectors with max_i |v_i| = the scale, "
+                "scalars uniform in (0, the scale)"
+            )
+        else:
+            weights = (
+                f"W_hh {draw['init']}, rescaled to sigma_max = the scale; "
+                f"biases times {bias_scale:g}"
+            )
+        lines.append(f"random weights: {weights}")
+        lines.append(f"inputs: standard normal times {input_scale:g}, {input_size} per step")
+        lines.append(f"step bound B = {formula}")
+        lines.append(f"{'B':>16}  {'mean rate':>12}  {'bound rate':>12}  guarantee")
+        for g, r, b in zip(B, mean, bound_rate, strict=True):
+            guarantee = "vanishing" if g < 1 else "none"
+            shown_g = f"{g:16.4f}" if g < 1e9 else f"{g:16.4e}"
+            lines.append(f"{shown_g}  {r:12.5f}  {b:12.5f}  {guarantee}")
+        where = "not within the range" if measured is None else f"at B = {measured:.3f}"
+        lines.append(f"below B = 1 vanishing is guaranteed; the measured rate crosses 0 {where}")
+        shown = "\n".join(lines)
     if args.plot:
         title = f"{cell.title}, hidden {hidden}, T = {args.steps}, {args.seeds} draw(s) per scale"
         if input_scale != SWEEP_DEFAULTS["input_scale"]:
@@ -212,46 +300,5 @@ def run_sweep(args: argparse.Namespace) -> int:
         if layout is not None and bias_scale != SWEEP_DEFAULTS["bias_scale"]:
             title += f", biases x {bias_scale:g}"
         plot_sweep(args.plot, B, np.where(np.isfinite(rates), rates, np.nan), title)
-    if args.json:
-        report = {
-            "cell": args.cell,
-            "hidden": hidden,
-            "steps": args.steps,
-            "seeds": args.seeds,
-            "gamma": None if cell.bound.gamma is None else float(cell.bound.gamma),
-            "scale": scales.tolist(),
-            "step_bound": B.tolist(),
-            "decay_rate": [json_floats(row) for row in rates],
-            "mean_decay_rate": json_floats(mean),
-            "bound_rate": json_floats(np.log10(B)),
-            "measured_crossing": measured,
-            "input": input_size,
-            "init": None if layout is None else draw["init"],
-            "input_scale": input_scale,
-            "bias_scale": None if layout is None else bias_scale,
-        }
-        print(json.dumps(report, allow_nan=False))
-        return 0
-    formula = evaluate_bound(cell, sweep_params(cell, layout, scales[0], 0, **draw)).formula
-    print(
-        f"cell {args.cell} ({cell.title}), hidden {hidden}, steps {args.steps}, seeds {args.seeds}"
-    )
-    if layout is None:
-        weights = (
-            "matrices with sigma_max = the scale, vectors with max_i |v_i| = the scale, "
-            "scalars uniform in (0, the scale)"
-        )
-    else:
-        weights = (
-            f"W_hh {draw['init']}, rescaled to sigma_max = the scale; biases times {bias_scale:g}"
-        )
-    print(f"random weights: {weights}")
-    print(f"inputs: standard normal times {input_scale:g}, {input_size} per step")
-    print(f"step bound B = {formula}")
-    print(f"{'B':>16}  {'mean rate':>12}  {'bound rate':>12}  guarantee")
-    for g, r in zip(B, mean, strict=True):
-        guarantee = "vanishing" if g < 1 else "none"
-        print(f"{g:16.4f}  {r:12.5f}  {math.log10(g):12.5f}  {guarantee}")
-    where = "not within the range" if measured is None else f"at B = {measured:.3f}"
-    print(f"below B = 1 vanishing is guaranteed; the measured rate crosses 0 {where}")
+    print(shown)
     return 0

@@ -88,9 +88,10 @@ def _check_layer_names(state: Mapping[str, np.ndarray], layer: int | None) -> No
 
 
 def _tensor(
-    state: Mapping[str, np.ndarray], key: str, expected: tuple[int | None, ...], dims: str
+    state: Mapping[str, np.ndarray], key: str, expected: tuple[int | None, ...], wanted: str
 ) -> np.ndarray:
-    """``state[key]`` checked against ``expected`` (``None`` matches any positive size)."""
+    """``state[key]`` checked against ``expected`` (``None`` matches any positive size);
+    ``wanted`` says in words what was expected."""
     if key not in state:
         known = ", ".join(sorted(state)) or "none"
         raise GradproofInputError(
@@ -103,17 +104,17 @@ def _tensor(
         for actual, size in zip(arr.shape, expected, strict=True)
     )
     if not fits:
-        shown = "(" + ", ".join("in" if e is None else str(e) for e in expected)
-        shown += ",)" if len(expected) == 1 else ")"
         raise GradproofInputError(
-            f"key {key!r} has shape {arr.shape}, expected {dims} = {shown}; "
-            "check the cell type and --layer"
+            f"key {key!r} has shape {arr.shape}, expected {wanted}; check the cell type and --layer"
         )
     return arr
 
 
 def torch_weights(
-    state: Mapping[str, np.ndarray], family_name: str = "rnn", layer: int | None = None
+    state: Mapping[str, np.ndarray],
+    family_name: str = "rnn",
+    layer: int | None = None,
+    cell: Cell | None = None,
 ) -> TorchWeights:
     """Map a PyTorch ``state_dict`` (as arrays) to a cell's symbolic parameters.
 
@@ -143,10 +144,19 @@ def torch_weights(
     hh_shape = np.shape(state[hh_key]) if hh_key in state else ()
     # H is read off the column count; the row count is then checked against G*H.
     H = hh_shape[1] if len(hh_shape) == 2 and hh_shape[1] >= 1 else None
-    dims = f"(G*H, H) with G={G}"
-    tensors = {"weight_hh": _tensor(state, hh_key, (None if H is None else G * H, H), dims)}
+    gh = "H" if G == 1 else f"{G}H"
+    stacked = "" if G == 1 else f"; {G} gates stacked by rows"
+    if H is None:  # then weight_hh cannot fit: say what would
+        hh = f"a matrix ({gh}, H) with hidden size H >= 1" + stacked.replace(";", ",")
+    else:
+        hh = f"({gh}, H) = ({G * H}, {H}) for hidden size H = {H} (its column count{stacked})"
+    for_h = f"for hidden size H = {H}"
+    tensors = {"weight_hh": _tensor(state, hh_key, (None if H is None else G * H, H), hh)}
     tensors["weight_ih"] = _tensor(
-        state, _key("weight_ih", layer), (G * H, None), f"(G*H, in) with G={G}, H={H}"
+        state,
+        _key("weight_ih", layer),
+        (G * H, None),
+        f"({gh}, in) = ({G * H}, in) {for_h}, with input size in >= 1",
     )
     M = tensors["weight_ih"].shape[1]
     bias_keys = [_key(t, layer) for t in ("bias_ih", "bias_hh")]
@@ -154,12 +164,16 @@ def torch_weights(
         if not any(k in state for k in bias_keys):
             tensors[tensor] = np.zeros(G * H)
         else:
-            tensors[tensor] = _tensor(state, key, (G * H,), f"(G*H,) with G={G}, H={H}")
+            tensors[tensor] = _tensor(state, key, (G * H,), f"({gh},) = ({G * H},) {for_h}")
     rows = {gate: slice(i * H, (i + 1) * H) for i, gate in enumerate(layout.gates)}
     params = {
         name: sum(tensors[tensor][rows[gate]] for tensor, gate in terms)
         for name, terms in layout.params.items()
     }
+    wanted = set() if cell is None else {p.name for p in cell.params}
+    for name, key in layout.vectors.items():  # per-unit vectors, e.g. peephole weights
+        if name in wanted:
+            params[name] = _tensor(state, _key(key, layer), (H,), f"(H,) = ({H},) {for_h}")
     return TorchWeights(params, H, M, tensors["weight_hh"])
 
 
@@ -206,7 +220,8 @@ def random_state_dict(
     >>> np.linalg.svd(W, compute_uv=False).round(12)
     array([2., 2., 2.])
     """
-    G = len(_layout(family_name).gates)
+    layout = _layout(family_name)
+    G = len(layout.gates)
     H = _positive(hidden, "--hidden")
     M = _positive(input_size, "--input")
     if not (np.isfinite(scale) and scale > 0):
@@ -219,13 +234,17 @@ def random_state_dict(
         Q, R = np.linalg.qr(hh)
         # Sign fix: makes Q Haar-distributed rather than biased by QR's convention.
         hh = Q * np.where(np.diag(R) < 0, -1.0, 1.0)
-    hh *= scale / np.linalg.norm(hh, 2)
-    return {
+    hh /= np.linalg.norm(hh, 2)
+    hh *= scale  # in two steps: scale / sigma_max overflows for scale near 1.8e308
+    state = {
         "weight_ih": rng.standard_normal((G * H, M)) / np.sqrt(M),
         "weight_hh": hh,
         "bias_ih": rng.standard_normal(G * H) / np.sqrt(H),
         "bias_hh": rng.standard_normal(G * H) / np.sqrt(H),
     }
+    for key in layout.vectors.values():  # drawn last, so the tensors above never change
+        state[key] = rng.standard_normal(H) / np.sqrt(H)
+    return state
 
 
 def random_inputs(steps: int, input_size: int, seed: int) -> np.ndarray:
@@ -287,13 +306,18 @@ def cell_sizes(cell: Cell, params: Mapping[str, np.ndarray]) -> dict[str, int]:
         if len(shape) != len(dims):
             what = "a scalar (0-d)" if not dims else f"{len(dims)}-D {dims}"
             raise GradproofInputError(f"parameter {p.name!r} has shape {shape}, expected {what}")
+        if 0 in shape:
+            raise GradproofInputError(
+                f"parameter {p.name!r} has shape {shape}, which holds no numbers; "
+                "every size must be >= 1"
+            )
         shapes[p.name] = (dims, shape)
         for d, actual in zip(dims, shape, strict=True):
             if isinstance(d, sp.Symbol):
                 sizes.setdefault(d, actual)
     for name, (dims, shape) in shapes.items():
         expected = tuple(int(sp.sympify(d).xreplace(sizes)) for d in dims)
-        if expected != shape or 0 in shape:
+        if expected != shape:
             raise GradproofInputError(
                 f"parameter {name!r} has shape {shape}, expected {dims} = {expected}"
             )

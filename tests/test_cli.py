@@ -58,6 +58,41 @@ def test_derive_rnn_text_marks_every_checked_step(capsys):
         (["sweep", f"{OWN}:mgu", "--size", "n=2", "--size", "m=1"], "declares none"),
         (["flow", "symbolic.cells:nosuch"], "symbolic.cells has no 'nosuch'"),
         (["params", "rnn", "--variant", "pytorch"], "--variant does not apply to rnn"),
+        (["flow", "rnn", "--steps", "x"], "argument --steps: invalid int value: 'x'"),
+        # options that do not apply are refused, not ignored
+        (["flow", "gridlstm", "--variant", "textbook"], "--variant does not apply to gridlstm"),
+        (["flow", "rnn", "--layers", "0"], "--layers must be a positive integer, got 0"),
+        (["flow", "gridlstm", "--seed", "-1"], "--seed must be a non-negative integer, got -1"),
+        (
+            ["flow", "rnn", "--weights", "w.npz", "--inputs", "x.npy", "--seed", "3"],
+            "--seed draws random weights and inputs; with --weights and --inputs nothing is "
+            "drawn: drop it",
+        ),
+        (
+            ["flow", "gridlstm", "--weights", "w.npz", "--inputs", "x.npy", "--seed", "3"],
+            "--seed draws random weights and inputs; with --weights and --inputs nothing is "
+            "drawn: drop it",
+        ),
+        # a value with a leading minus sign is the option's value, checked as such
+        (["sweep", "rnn", "--scales", "-1:1:3"], "--scales '-1:1:3' must be positive"),
+        (["flow", "rnn", "--scale", "-1e-3"], "--scale must be a positive number, got -0.001"),
+        (["flow", "rnn", "--scale", "-inf"], "--scale must be a positive number, got -inf"),
+        (["sweep", "rnn", "--scales", "inf"], "--scales 'inf' must be positive, finite numbers"),
+        # sizes past the machine: refused at once, saying how much and what to lower
+        (["flow", "rnn", "--steps", "1000000000000"], "TB of memory, and"),
+        (["flow", "rnn", "--hidden", "200000"], "lower --steps, --hidden or --input"),
+        (["flow", "gridlstm", "--steps", "1000000000000"], "PB of memory"),
+        (["flow", "gridlstm", "--hidden", "100000"], "--hidden, --layers or --input"),
+        (["sweep", "rnn", "--seeds", "1000000000000"], "(11 scales x 1000000000000 seeds)"),
+        (["sweep", "rnn", "--scales", "0.5:1.5:100000000000"], "TB of memory"),
+        (["sweep", "rnn", "--scales", "0.5:1.5:100000"], "would take at least 1.3 hours"),
+        (["flow", "rnn", "--hidden", "4096", "--steps", "1000"], "would take at least 1.9"),
+        # an output path that cannot be written is refused before the work
+        (
+            ["sweep", "rnn", "--plot", "/sys/gradproof.png"],
+            "cannot write plot '/sys/gradproof.png'",
+        ),
+        (["flow", "rnn", "--plot", "no/such/folder/f.png"], "folder 'no/such/folder' does not"),
     ],
 )
 def test_user_errors_are_one_line_and_exit_2(args, message):
@@ -87,6 +122,59 @@ def test_standalone_latex_compiles_without_overfull_lines(tmp_path, cell):
     pdf = pdflatex(tmp_path, done.stdout, "d")
     assert pdf.returncode == 0, pdf.stdout[-2000:]
     assert "Overfull \\hbox" not in (tmp_path / "d.log").read_text()
+
+
+def test_a_bug_is_one_please_report_line_unless_debugging(monkeypatch, capsys):
+    import numeric.cli as cli
+
+    def bug(args):
+        raise KeyError("a\nmulti-line message")
+
+    monkeypatch.setattr(cli, "run_derive", bug)
+    monkeypatch.delenv("GRADPROOF_DEBUG", raising=False)
+    assert main(["derive", "rnn"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "gradproof: internal error: KeyError: 'a\\nmulti-line message'; please report it with "
+        "the command line that caused it (set GRADPROOF_DEBUG=1 for the traceback)\n"
+    )
+    monkeypatch.setenv("GRADPROOF_DEBUG", "1")
+    with pytest.raises(KeyError):
+        main(["derive", "rnn"])
+
+
+@pytest.mark.parametrize(
+    ("exc", "code", "line"),
+    [
+        (MemoryError(), 2, "gradproof: error: out of memory; lower the sizes"),
+        (KeyboardInterrupt(), 130, "gradproof: interrupted"),
+        (PermissionError(13, "Permission denied", "out/x"), 2, "gradproof: error: Permission"),
+    ],
+)
+def test_other_endings_are_one_line(exc, code, line, monkeypatch, capsys):
+    import numeric.cli as cli
+
+    def fail(args):
+        raise exc
+
+    monkeypatch.setattr(cli, "run_derive", fail)
+    assert main(["derive", "rnn"]) == code
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(line), err
+
+
+def test_a_closed_pipe_ends_quietly():
+    """``gradproof derive rnn | head -0``: no "Broken pipe" line, no traceback."""
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "numeric.cli", "derive", "lstm"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    reader.stdout.close()  # the reader leaves before the first line
+    with reader.stderr:
+        err = reader.stderr.read().decode()
+    assert reader.wait() == 141 and err == "", err
 
 
 def test_derive_is_deterministic():

@@ -2,7 +2,9 @@
 
 import argparse
 import json
+import os
 import re
+import stat
 
 import numpy as np
 import pytest
@@ -12,7 +14,7 @@ from numeric.check import RTOL
 from numeric.cli import main
 from numeric.errors import GradproofInputError
 from numeric.flow_cli import add_flow_parser
-from numeric.sweep_cli import add_sweep_parser, parse_scales
+from numeric.sweep_cli import add_sweep_parser, parse_scales, scales_count
 
 FLOW_KEYS = {
     "cell",
@@ -154,6 +156,65 @@ def test_plots_are_deterministic_and_written_atomically(tmp_path, suffix, capsys
     capsys.readouterr()
 
 
+@pytest.fixture
+def umask_027():
+    old = os.umask(0o027)
+    yield 0o640
+    os.umask(old)
+
+
+def test_plots_get_the_umask_permissions_new_or_replaced(tmp_path, umask_027, capsys):
+    plot = tmp_path / "f.png"
+    argv = ["flow", "rnn", "--hidden", "2", "--steps", "5", "--plot", str(plot)]
+    assert run(argv) == 0
+    assert stat.S_IMODE(plot.stat().st_mode) == umask_027
+    plot.chmod(0o600)  # what the scratch files of tempfile.mkstemp left
+    assert run(argv) == 0
+    assert stat.S_IMODE(plot.stat().st_mode) == umask_027
+    for command in (["sweep", "rnn", "--scales", "1", "--seeds", "1"], ["flow", "gridlstm"]):
+        plot.unlink()
+        assert run([*command, "--hidden", "2", "--steps", "3", "--plot", str(plot)]) == 0
+        assert stat.S_IMODE(plot.stat().st_mode) == umask_027, command
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("command", [["flow", "rnn"], ["flow", "gridlstm"], ["sweep", "rnn"]])
+def test_a_plot_that_cannot_be_written_leaves_no_file_and_prints_nothing(
+    command, tmp_path, capsys, monkeypatch
+):
+    """The output is printed only once the plot is in place; a full disk is one line."""
+    old = tmp_path / "f.svg"
+    old.write_text("the old plot")
+
+    def full_disk(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("numeric.outputs.os.replace", full_disk)
+    argv = [*command, "--hidden", "2", "--steps", "3", "--plot", str(old), "--json"]
+    if command[0] == "sweep":
+        argv += ["--scales", "1", "--seeds", "1"]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.splitlines()[-1] == (
+        f"gradproof: error: cannot write plot '{old}': No space left on device; "
+        "choose a writable path"
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["f.svg"] and old.read_text() == "the old plot"
+
+
+def test_weights_past_float64_answer_null_in_json_and_the_plot_is_written(tmp_path, capsys):
+    """sigma_max of a 3 x 3 matrix of 1e308 is 3e308, past float64: null, not Infinity."""
+    weights = _weights_file(
+        tmp_path / "w.npz", np.full((3, 3), 1e308), np.ones((3, 2)), np.zeros(3)
+    )
+    plot = tmp_path / "f.png"
+    report = run_json(
+        ["flow", "rnn", "--weights", weights, "--steps", "5", "--plot", str(plot)], capsys
+    )
+    assert report["sigma_max"] is None and report["verdict"]["summary"]
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
 def test_sweep_json_progress_and_plot(tmp_path, capsys):
     plot = tmp_path / "sweep.png"
     argv = ["sweep", "rnn", "--scales", "0.5:1.5:3", "--steps", "30", "--seeds", "2"]
@@ -194,9 +255,25 @@ def test_sweep_at_the_origin_changes_sign_at_one_and_the_default_does_not(capsys
 
 def test_parse_scales():
     np.testing.assert_allclose(parse_scales("0.5:1.5:11")[[0, 5, 10]], [0.5, 1.0, 1.5])
-    for text in ("1:2", "a,b", "1:2:0", "0,1", "-1:1:3"):
+    for text in ("1:2", "a,b", "1:2:0", "0,1", "-1:1:3", "1,inf", "nan:1:3", "1:2:1e3"):
         with pytest.raises(GradproofInputError, match="--scales"):
             parse_scales(text)
+    # the count is read without making the scales: the budget is checked first
+    assert scales_count("0.5:1.5:100000000000") == 10**11
+
+
+def test_sweep_at_the_ends_of_float64_answers_without_warnings(capsys):
+    """B = 1.8e308 averages over seeds without overflow; weights that underflow to 0 give
+    B = 0, whose bound rate is -inf: null in JSON, -inf in text."""
+    top = "1.7976931348623157e308"
+    argv = ["sweep", "rnn", "--hidden", "4", "--steps", "5", "--seeds", "3", "--scales"]
+    report = run_json([*argv, top], capsys)
+    assert report["step_bound"] == [pytest.approx(float(top), rel=1e-12)]
+    assert report["bound_rate"] == [pytest.approx(308.2547, abs=1e-4)]
+    assert run([*argv, top]) == 0
+    assert "1.7977e+308" in capsys.readouterr().out
+    report = run_json([*argv, "1e-320,1"], capsys)
+    assert report["step_bound"][0] < 1e-300 and report["step_bound"][1] == pytest.approx(1.0)
 
 
 def _bad_cases(tmp):

@@ -36,3 +36,38 @@ def test_cli_result_has_one_entry_per_step_and_per_layer(tmp_path):
         run_gridlstm_flow(_parse("--weights", str(path), "--hidden", "4"))
     with pytest.raises(GradproofInputError, match="--scale"):
         run_gridlstm_flow(_parse("--weights", str(path), "--scale", "2"))
+
+
+def test_tied_weights_from_a_file_take_the_default_layer_count(tmp_path):
+    path = tmp_path / "tied.npz"
+    save_grid_weights(path, random_grid_weights(grid_model(), 3, 2, 4, tied=True, seed=0))
+    drawn = run_gridlstm_flow(_parse("--hidden", "3", "--input", "2", "--tied", "--steps", "4"))
+    from_file = run_gridlstm_flow(_parse("--weights", str(path), "--tied", "--steps", "4"))
+    assert from_file["layers"] == drawn["layers"] == 4
+    assert from_file["log10_norm"] == drawn["log10_norm"]
+    assert (
+        run_gridlstm_flow(_parse("--weights", str(path), "--tied", "--layers", "2"))["layers"] == 2
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("--variant", "textbook"), "--variant does not apply to gridlstm; drop it"),
+        (("--seed", "-1"), "--seed must be a non-negative integer, got -1"),
+        (("--scale", "1e308"), "--scale 1e+308 draws weight entries beyond the largest float64"),
+        (("--hidden", "100000"), "Grid LSTM flow over 20 steps, 4 layers of hidden size 100000"),
+        (("--steps", "10", "--hidden", "64", "--layers", "128"), "would take at least"),
+    ],
+)
+def test_options_and_sizes_are_refused_in_one_line_before_the_run(
+    argv, message, capsys, monkeypatch
+):
+    from numeric.cli import main
+
+    if "would take" in message:  # whatever the memory of the machine
+        monkeypatch.setattr("numeric.budget.available_memory", lambda: None)
+    assert main(["flow", "gridlstm", *argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert message in captured.err

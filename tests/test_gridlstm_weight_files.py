@@ -84,3 +84,51 @@ def test_tied_weights_need_the_number_of_layers(tmp_path):
     weights = random_grid_weights(grid_model(), HIDDEN, INPUT, 2, tied=True)
     with pytest.raises(GradproofInputError, match="--layers"):
         load_grid_weights(dict(weights.arrays), grid_model(), tied=True)
+
+
+def test_pt_weight_files_load_like_npz(tmp_path):
+    torch = pytest.importorskip("torch")
+    weights = random_grid_weights(grid_model(), HIDDEN, INPUT, 2, seed=4)
+    torch.save({k: torch.as_tensor(v) for k, v in weights.arrays.items()}, tmp_path / "grid.pt")
+    loaded = load_grid_weights(tmp_path / "grid.pt", grid_model())
+    assert loaded.layers == 2
+    for key, value in weights.arrays.items():
+        np.testing.assert_array_equal(loaded.arrays[key], value)
+
+
+def test_a_torch_file_named_npz_says_to_rename_it(tmp_path):
+    torch = pytest.importorskip("torch")
+    weights = random_grid_weights(grid_model(), HIDDEN, INPUT, 2)
+    torch.save({k: torch.as_tensor(v) for k, v in weights.arrays.items()}, tmp_path / "grid.npz")
+    with pytest.raises(GradproofInputError) as err:
+        load_grid_weights(tmp_path / "grid.npz", grid_model())
+    assert str(err.value) == (
+        f"weights file '{tmp_path / 'grid.npz'}' is a torch.save file, not an .npz archive; "
+        "give it a name ending in .pt"
+    )
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (
+            lambda a: a.update(input_projection=np.zeros((0, 2))),
+            "key 'input_projection' has shape (0, 2), expected (d, k) = (hidden, input) with "
+            "both sizes >= 1",
+        ),
+        (
+            lambda a: a.update(bias_time_l0=a["bias_time_l0"] + 0j),
+            "key 'bias_time_l0' has complex dtype complex128, expected real numbers",
+        ),
+        (
+            lambda a: a.update(bias_time_l0=a["bias_time_l0"] > 0),
+            "key 'bias_time_l0' has dtype bool, expected real numbers",
+        ),
+    ],
+)
+def test_arrays_given_in_memory_follow_the_file_policy(edit, message):
+    arrays = _arrays()
+    edit(arrays)
+    with pytest.raises(GradproofInputError) as err:
+        load_grid_weights(arrays, grid_model())
+    assert str(err.value).startswith(message)

@@ -179,3 +179,24 @@ def test_the_sweep_samples_are_the_documented_origin_and_default_runs():
     assert ["sweep", "rnn"] in argvs
     origin = ["--init", "orthogonal", "--input-scale", "0", "--bias-scale", "0"]
     assert ["sweep", "rnn", *origin] in argvs
+
+
+def test_the_error_contract_states_what_the_command_line_does():
+    text = " ".join(_section("User errors (unknown cell", "## Weights from PyTorch").split())
+    for promise in (
+        "one line on stderr and exit code 2",
+        "with nothing written",
+        "renamed into place only once the whole run has succeeded",
+        "permissions your umask gives",
+        "more memory than the machine has free",
+        "more than an hour",
+        "never holds NaN or Infinity",
+        "exit code 1",
+        "`GRADPROOF_DEBUG=1`",
+    ):
+        assert promise in text, promise
+    from numeric.budget import TIME_LIMIT
+    from numeric.cli import REPORT_BUG
+
+    assert TIME_LIMIT == 3600 and REPORT_BUG.startswith("please report it")
+    assert "GRADPROOF_DEBUG=1" in REPORT_BUG

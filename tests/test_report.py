@@ -1,5 +1,7 @@
+import os
 import re
 import shutil
+import stat
 import subprocess
 
 import pytest
@@ -129,3 +131,81 @@ def test_an_impossible_out_folder_is_one_line_and_exit_2(tmp_path, capsys):
     assert main(["report", "--out", str(tmp_path / "file" / "sub" / "r")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("gradproof: error:")
+
+
+def drawn_figure(path):
+    """A small real figure, written as the report's figures are."""
+    from matplotlib.figure import Figure
+
+    from numeric.plots import save_figure
+
+    save_figure(Figure(figsize=(1, 1)), path)
+    return "a caption"
+
+
+@pytest.fixture
+def small_report(monkeypatch):
+    """The report with one section of one figure and no LaTeX engine: quick to build."""
+    monkeypatch.setattr(report.shutil, "which", lambda name: None)
+    monkeypatch.setattr(
+        report, "SECTIONS", [report.Section("s", lambda: (), (("f.pdf", drawn_figure),))]
+    )
+
+
+def test_an_output_in_the_way_is_refused_before_the_work_and_moves_nothing(
+    tmp_path, small_report, monkeypatch, capsys
+):
+    out = tmp_path / "out"
+    (out / "f.pdf").mkdir(parents=True)
+    (out / "report.tex").write_text("the old report")
+    monkeypatch.setattr(report, "report_tex", lambda *a: pytest.fail("built before the check"))
+    assert main(["report", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err
+        == f"gradproof: error: cannot write report file '{out / 'f.pdf'}': it is a folder; give a file name\n"
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["f.pdf", "report.tex"]
+    assert (out / "report.tex").read_text() == "the old report"
+
+
+def test_report_files_get_the_umask_permissions_and_replace_old_ones(tmp_path, small_report):
+    out = tmp_path / "a" / "b"  # folders that do not exist yet are made, at the end
+    old = os.umask(0o027)
+    try:
+        report.write_report(out)
+        (out / "f.pdf").chmod(0o600)
+        report.write_report(out)
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()}
+    assert modes == {"report.tex": 0o640, "refs.bib": 0o640, "f.pdf": 0o640}
+    assert [p.name for p in tmp_path.iterdir()] == ["a"]
+    assert [p.name for p in (tmp_path / "a").iterdir()] == ["b"]  # no scratch folder left
+
+
+def test_a_failure_makes_no_folder_of_a_nested_out(tmp_path, monkeypatch):
+    def broken(path):
+        raise GradproofInputError("figure failed")
+
+    monkeypatch.setattr(report, "SECTIONS", [report.Section("s", lambda: (), (("f.pdf", broken),))])
+    with pytest.raises(GradproofInputError):
+        report.write_report(tmp_path / "a" / "b" / "r")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_figure_that_cannot_be_written_is_named_in_out_not_in_the_scratch(
+    tmp_path, small_report, monkeypatch, capsys
+):
+    def full_disk(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("numeric.outputs.os.replace", full_disk)
+    monkeypatch.setattr(figure_workers, "_cores", lambda: 1)  # the patch reaches no worker
+    assert main(["report", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err  # progress lines, then the error
+    assert err.splitlines()[-1] == (
+        f"gradproof: error: cannot write plot '{tmp_path / 'r' / 'f.pdf'}': "
+        "No space left on device; choose a writable path"
+    )
+    assert list(tmp_path.iterdir()) == []

@@ -5,8 +5,14 @@ import pytest
 
 from numeric.check import RTOL
 from numeric.errors import GradproofInputError
-from numeric.loading import load_inputs, load_npz, load_state0, load_state_dict
-from numeric.weights import cell_sizes, random_inputs, random_state_dict, torch_weights
+from numeric.loading import load_npz
+from numeric.weights import (
+    cell_sizes,
+    named_params,
+    random_inputs,
+    random_state_dict,
+    torch_weights,
+)
 from symbolic.registry import TorchLayout
 from symbolic.rnn import elman_rnn
 
@@ -59,10 +65,18 @@ def test_module_without_biases_gets_zero_biases():
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("weight_hh", np.zeros((3, 4)), r"'weight_hh' has shape \(3, 4\), expected .* = \(4, 4\)"),
-        ("weight_hh", np.zeros(3), r"'weight_hh' has shape \(3,\), expected \(G\*H, H\)"),
-        ("weight_ih", np.zeros((4, 2)), r"'weight_ih' has shape \(4, 2\), expected .* = \(3, in\)"),
-        ("bias_hh", np.zeros((3, 1)), r"'bias_hh' has shape \(3, 1\), expected .* = \(3,\)"),
+        (
+            "weight_hh",
+            np.zeros((3, 4)),
+            r"'weight_hh' has shape \(3, 4\), expected \(H, H\) = \(4, 4\)",
+        ),
+        ("weight_hh", np.zeros(3), r"'weight_hh' has shape \(3,\), expected a matrix \(H, H\)"),
+        (
+            "weight_ih",
+            np.zeros((4, 2)),
+            r"'weight_ih' has shape \(4, 2\), expected \(H, in\) = \(3, in\)",
+        ),
+        ("bias_hh", np.zeros((3, 1)), r"'bias_hh' has shape \(3, 1\), expected \(H,\) = \(3,\)"),
         ("bias_ih", None, r"no key 'bias_ih'"),
         ("weight_hh", None, r"no key 'weight_hh'"),
         ("bias_ih", np.array([0.0, np.nan, 0.0]), r"'bias_ih' contains NaN or inf"),
@@ -87,23 +101,6 @@ def test_unknown_cell_and_bad_layouts():
         torch_weights(_state(), "gridlstm")
     with pytest.raises(ValueError, match="not a gate slice"):
         TorchLayout(gates=("r", "z", "n"), params={"W_r": (("weight_hh", "q"),)})
-
-
-def test_unreadable_weight_files(tmp_path):
-    with pytest.raises(GradproofInputError, match="cannot read weights file .*missing.npz"):
-        load_npz(tmp_path / "missing.npz")
-    (tmp_path / "junk.npz").write_bytes(b"not a zip archive")
-    with pytest.raises(GradproofInputError, match="cannot read weights file"):
-        load_npz(tmp_path / "junk.npz")
-    np.save(tmp_path / "single.npy", np.eye(2))
-    with pytest.raises(GradproofInputError, match="is a single array"):
-        load_npz(tmp_path / "single.npy")
-    np.savez(tmp_path / "objects.npz", weight_hh=np.array([None, 1], dtype=object))
-    with pytest.raises(GradproofInputError, match="cannot read weights file .*objects.npz"):
-        load_npz(tmp_path / "objects.npz")
-    np.savez(tmp_path / "inf.npz", weight_hh=np.array([[np.inf]]))
-    with pytest.raises(GradproofInputError, match="'weight_hh' contains NaN or inf"):
-        load_npz(tmp_path / "inf.npz")
 
 
 @pytest.mark.parametrize("init", ["gaussian", "orthogonal"])
@@ -133,7 +130,7 @@ def test_bad_random_weight_settings(kwargs, message):
         random_state_dict("rnn", **settings)
 
 
-def test_inputs_random_and_from_files(tmp_path):
+def test_random_inputs_depend_on_the_seed_only():
     xs = random_inputs(5, 2, seed=1)
     assert xs.shape == (5, 2)
     # Inputs depend on the seed only, not on the network drawn with it.
@@ -141,30 +138,6 @@ def test_inputs_random_and_from_files(tmp_path):
     for steps in (0, -4):
         with pytest.raises(GradproofInputError, match="--steps must be a positive integer"):
             random_inputs(steps, 2, seed=1)
-    np.save(tmp_path / "x.npy", xs)
-    np.testing.assert_array_equal(load_inputs(tmp_path / "x.npy", 2), xs)
-    with pytest.raises(GradproofInputError, match=r"shape \(5, 2\), expected \(T, in\) = \(T, 3\)"):
-        load_inputs(tmp_path / "x.npy", 3)
-    np.save(tmp_path / "empty.npy", np.zeros((0, 2)))
-    with pytest.raises(GradproofInputError, match="T >= 1"):
-        load_inputs(tmp_path / "empty.npy", 2)
-    xs[2, 1] = np.inf
-    np.save(tmp_path / "inf.npy", xs)
-    with pytest.raises(GradproofInputError, match="contains NaN or inf .*index \\(2, 1\\)"):
-        load_inputs(tmp_path / "inf.npy", 2)
-    with pytest.raises(GradproofInputError, match="cannot read inputs file"):
-        load_inputs(tmp_path / "nope.npy", 2)
-    np.savez(tmp_path / "x.npz", x=xs)
-    with pytest.raises(GradproofInputError, match="is an .npz archive"):
-        load_inputs(tmp_path / "x.npz", 2)
-
-
-def test_initial_state(tmp_path):
-    assert not load_state0(None, 4).any()
-    np.save(tmp_path / "h0.npy", np.arange(4.0))
-    np.testing.assert_array_equal(load_state0(tmp_path / "h0.npy", 4), np.arange(4.0))
-    with pytest.raises(GradproofInputError, match=r"shape \(4,\), expected \(N,\) = \(3,\)"):
-        load_state0(tmp_path / "h0.npy", 3)
 
 
 def test_cell_sizes_checks_every_parameter():
@@ -204,48 +177,36 @@ def test_layer_mapping_reproduces_a_two_layer_torch_rnn():
     np.testing.assert_allclose(sequence, output.numpy(), rtol=RTOL, atol=RTOL)
 
 
-def test_pt_state_dict_loads_like_npz(tmp_path):
-    torch = pytest.importorskip("torch")
-
-    cell = torch.nn.LSTMCell(3, 2).double()
-    torch.save(cell.state_dict(), tmp_path / "w.pt")
-    np.savez(tmp_path / "w.npz", **{k: v.detach().numpy() for k, v in cell.state_dict().items()})
-    from_pt, from_npz = load_state_dict(tmp_path / "w.pt"), load_state_dict(tmp_path / "w.npz")
-    assert sorted(from_pt) == sorted(from_npz)
-    for key in from_pt:
-        np.testing.assert_array_equal(from_pt[key], from_npz[key])
-
-
-class _Payload:
-    """Not a tensor: unpickling it must never happen."""
-
-    def __reduce__(self):
-        return (print, ("unpickled!",))
+@pytest.mark.parametrize("weight_hh", [np.zeros(()), np.zeros((0, 0)), np.zeros((4, 0))])
+@pytest.mark.parametrize(("cell", "rows"), [("rnn", "H"), ("lstm", "4H"), ("gru", "3H")])
+def test_empty_or_scalar_weight_hh_says_what_shape_is_expected(weight_hh, cell, rows):
+    state = {**_state(), "weight_hh": weight_hh}
+    with pytest.raises(GradproofInputError) as err:
+        torch_weights(state, cell)
+    message = str(err.value)
+    assert message.startswith(
+        f"key 'weight_hh' has shape {weight_hh.shape}, expected a matrix ({rows}, H) "
+        "with hidden size H >= 1"
+    )
+    assert "(in, in)" not in message  # the old message's placeholder, read as the input size
 
 
-def test_pt_holding_anything_but_tensors_is_refused(tmp_path, capsys):
-    torch = pytest.importorskip("torch")
-
-    torch.save({"weight_hh": torch.eye(2), "extra": _Payload()}, tmp_path / "evil.pt")
-    with pytest.raises(GradproofInputError, match="cannot read .* as a state_dict of tensors"):
-        load_state_dict(tmp_path / "evil.pt")
-    assert "unpickled!" not in capsys.readouterr().out
-    torch.save({"weight_hh": torch.eye(2), "step": 3}, tmp_path / "mixed.pt")
-    with pytest.raises(GradproofInputError, match="not a state_dict of tensors"):
-        load_state_dict(tmp_path / "mixed.pt")
+def test_wrong_row_count_names_the_hidden_size_and_the_gates():
+    state = {**_state(), "weight_hh": np.zeros((3, 4))}
+    with pytest.raises(GradproofInputError) as err:
+        torch_weights(state, "lstm")
+    assert str(err.value) == (
+        "key 'weight_hh' has shape (3, 4), expected (4H, H) = (16, 4) for hidden size H = 4 "
+        "(its column count; 4 gates stacked by rows); check the cell type and --layer"
+    )
 
 
-def test_pt_without_torch_says_how_to_convert(tmp_path, monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_torch(name, *args, **kwargs):
-        if name == "torch":
-            raise ImportError("no torch")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_torch)
-    (tmp_path / "w.pt").write_bytes(b"")
-    with pytest.raises(GradproofInputError, match="needs PyTorch.*numpy.savez"):
-        load_state_dict(tmp_path / "w.pt")
+def test_named_params_refuse_empty_and_non_real_arrays():
+    cell = elman_rnn()
+    good = {"W": np.eye(3), "U": np.ones((3, 2)), "b": np.zeros(3)}
+    with pytest.raises(GradproofInputError, match=r"'W' has shape \(0, 0\), which holds no number"):
+        named_params({**good, "W": np.zeros((0, 0))}, cell)
+    with pytest.raises(GradproofInputError, match="'b' has complex dtype complex128"):
+        named_params({**good, "b": np.zeros(3, dtype=complex)}, cell)
+    with pytest.raises(GradproofInputError, match="'b' has dtype bool"):
+        named_params({**good, "b": np.zeros(3, dtype=bool)}, cell)

@@ -13,19 +13,22 @@ from __future__ import annotations
 import argparse
 import math
 
+import numpy as np
+
 from symbolic.gridlstm import OUTPUT_FORMS, PRIORITIES
 
 from ..bounds import verdict
-from ..cli_common import GRIDLSTM_DEFAULTS
+from ..budget import check_cost, depth_map_cost, flow_cost
+from ..cli_common import GRIDLSTM_DEFAULTS, SEED_UNUSED, seed_of
 from ..errors import GradproofInputError
 from ..flow import json_floats
 from ..loading import load_inputs
 from ..plots import check_plot_path
 from ..weights import random_inputs
-from .compiled import compile_grid
+from .compiled import CompiledGrid, compile_grid
 from .flows import depth_decay_phrase, depth_flow_map, time_flow
 from .models import grid_model
-from .weight_files import load_grid_weights, random_grid_weights
+from .weight_files import grid_weight_shapes, load_grid_weights, random_grid_weights
 
 __all__ = ["GRIDLSTM_DEFAULTS", "flow_command", "format_gridlstm_flow", "run_gridlstm_flow"]
 
@@ -68,58 +71,68 @@ def run_gridlstm_flow(args: argparse.Namespace) -> dict:
     args.output_form = args.output_form or GRIDLSTM_DEFAULTS["output_form"]
     args.priority = args.priority or GRIDLSTM_DEFAULTS["priority"]
     model = grid_model("gridlstm", output_form=args.output_form, priority=args.priority)
-    seed = getattr(args, "seed", 0) or 0
+    seed = getattr(args, "seed", None)  # None: not given, 0 by default
+    inputs_file = getattr(args, "inputs", None)
+
+    def value(name: str):
+        given = getattr(args, name, None)
+        return GRIDLSTM_DEFAULTS[name] if given is None else given
+
     if getattr(args, "weights", None) is not None:
         if getattr(args, "scale", None) is not None:
             raise GradproofInputError("--scale describes random weights; drop it with --weights")
+        if seed is not None and inputs_file is not None:
+            raise GradproofInputError(SEED_UNUSED)
         weights = load_grid_weights(
             args.weights,
             model,
-            layers=args.layers,
+            # tied weights do not say how many layers: then the default, as for random ones
+            layers=value("layers") if args.tied else args.layers,
             hidden=args.hidden,
             input_size=args.input,
             tied=args.tied,
         )
+        hidden, input_size, layers = weights.hidden, weights.input_size, weights.layers
+        numbers = sum(a.size for a in weights.arrays.values())
     else:
-
-        def value(name: str):
-            given = getattr(args, name, None)
-            return GRIDLSTM_DEFAULTS[name] if given is None else given
-
-        weights = random_grid_weights(
-            model,
-            value("hidden"),
-            value("input"),
-            value("layers"),
-            tied=args.tied,
-            scale=value("scale"),
-            seed=seed,
-        )
-    if getattr(args, "inputs", None) is not None:
-        inputs = load_inputs(args.inputs, weights.input_size)
-    else:
-        steps = getattr(args, "steps", None)
-        inputs = random_inputs(
-            GRIDLSTM_DEFAULTS["steps"] if steps is None else steps, weights.input_size, seed
-        )
-    grid = compile_grid(model, weights.hidden)
-    flow = time_flow(grid, weights, inputs)
+        weights = None
+        hidden, input_size, layers = value("hidden"), value("input"), value("layers")
+        shapes = grid_weight_shapes(model, hidden, input_size, layers, args.tied)
+        numbers = sum(math.prod(shape) for shape in shapes.values())
+    inputs = None if inputs_file is None else load_inputs(inputs_file, input_size)
+    steps = value("steps") if inputs is None else len(inputs)
+    grid = compile_grid(model, hidden)
+    shrink = ["--steps" if inputs_file is None else "the steps in --inputs"]
+    if weights is None:
+        shrink.append("--hidden, --layers or --input")
+    _check_cost(grid, steps, layers, input_size, numbers, "lower " + ", ".join(shrink))
+    if weights is None:
+        with np.errstate(over="ignore"):
+            weights = random_grid_weights(
+                model,
+                hidden,
+                input_size,
+                layers,
+                tied=args.tied,
+                scale=value("scale"),
+                seed=seed_of(args),
+            )
+        if not all(np.all(np.isfinite(a)) for a in weights.arrays.values()):
+            raise GradproofInputError(
+                f"--scale {value('scale'):g} draws weight entries beyond the largest float64 "
+                "number (1.8e308); lower --scale"
+            )
+    if inputs is None:
+        inputs = random_inputs(steps, input_size, seed_of(args))
+    # the (t, l) map first: it refuses sizes whose map is too large at once
     depth = depth_flow_map(grid, weights, inputs)
-    d = weights.hidden
+    flow = time_flow(grid, weights, inputs)
     depth_rate = depth.depth_slope
-    if getattr(args, "plot", None):
-        from .figures import plot_depth_flow  # matplotlib: only when drawing
-
-        plot_depth_flow(
-            args.plot,
-            {model.cell.title: depth},
-            f"hidden {d}, {weights.layers} layers, T = {flow.steps}",
-        )
-    return {
+    result = {
         "cell": "gridlstm",
-        "hidden": d,
-        "input": weights.input_size,
-        "layers": weights.layers,
+        "hidden": hidden,
+        "input": input_size,
+        "layers": layers,
         "steps": flow.steps,
         "tied": weights.tied,
         "output_form": args.output_form,
@@ -133,6 +146,31 @@ def run_gridlstm_flow(args: argparse.Namespace) -> dict:
         "log10_norm_depth": json_floats(depth.log10_norm_depth),
         "depth_slope": depth_rate if math.isfinite(depth_rate) else None,
     }
+    if getattr(args, "plot", None):
+        from .figures import plot_depth_flow  # matplotlib: only when drawing
+
+        plot_depth_flow(
+            args.plot,
+            {model.cell.title: depth},
+            f"hidden {hidden}, {layers} layers, T = {flow.steps}",
+        )
+    return result
+
+
+def _check_cost(
+    grid: CompiledGrid, steps: int, layers: int, inputs: int, params: int, shrink: str
+) -> None:
+    """Refuse sizes whose time flow and (t, l) map do not fit in memory or time."""
+    hidden = grid.hidden
+    state, block = grid.time_vectors * hidden * layers, (grid.time_vectors + grid.depth_vectors)
+    cost = flow_cost(steps, state, inputs, params) + depth_map_cost(
+        steps, layers, hidden, block * hidden
+    )
+    check_cost(
+        cost,
+        f"a Grid LSTM flow over {steps} steps, {layers} layers of hidden size {hidden}",
+        shrink,
+    )
 
 
 def format_gridlstm_flow(result: dict) -> str:

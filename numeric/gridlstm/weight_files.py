@@ -1,6 +1,7 @@
 """Weight files of the 2D grid models: their shapes, random weights, loading and saving.
 
-Weight files (``.npz``): ``input_projection (d, k)``; per layer
+Weight files (``.npz``, or ``.pt``/``.pth`` saved with ``torch.save``, read
+by :func:`numeric.loading.load_state_dict`): ``input_projection (d, k)``; per layer
 ``l = 0..L-1``: ``weight_time_l{l} (4d, 2d)``, ``bias_time_l{l} (4d)``,
 ``weight_depth_l{l} (4d, 2d)``, ``bias_depth_l{l} (4d)``; tied weights use
 the same names without ``_l{l}``.  Gate rows are in PyTorch's order
@@ -24,7 +25,7 @@ import numpy as np
 from symbolic.gridlstm.sequence_models import GridSequenceModel
 
 from ..errors import GradproofInputError
-from ..loading import load_npz
+from ..loading import load_state_dict, real_array
 
 __all__ = [
     "GridWeights",
@@ -182,17 +183,18 @@ def load_grid_weights(
     numeric.errors.GradproofInputError: --layers 3 disagrees with the weights file, which has 2 layers (weight_time_l0..weight_time_l1)
     """
     if isinstance(path_or_arrays, Mapping):
-        arrays = {k: np.asarray(v, dtype=float) for k, v in path_or_arrays.items()}
+        arrays = {k: real_array(v, f"key {k!r}") for k, v in path_or_arrays.items()}
     else:
-        arrays = load_npz(path_or_arrays)
+        arrays = load_state_dict(path_or_arrays)
     if "input_projection" not in arrays:
         raise GradproofInputError(
             "weights file has no key 'input_projection'; expected shape (d, k) = (hidden, input)"
         )
     proj = arrays["input_projection"]
-    if proj.ndim != 2:
+    if proj.ndim != 2 or 0 in proj.shape:
         raise GradproofInputError(
-            f"key 'input_projection' has shape {proj.shape}, expected (d, k) = (hidden, input)"
+            f"key 'input_projection' has shape {proj.shape}, expected (d, k) = (hidden, input) "
+            "with both sizes >= 1"
         )
     d_file, k_file = proj.shape
     for flag, given, actual in (("--hidden", hidden, d_file), ("--input", input_size, k_file)):
