@@ -54,17 +54,27 @@ class TorchLayout:
         ``module(**options)`` -> ``(name, kwargs)`` of the ``torch.nn`` cell
         computing the family's cell for those options (``("RNNCell",
         {"nonlinearity": "relu"})``), or None where PyTorch has none.
+    vectors : dict, optional
+        Symbolic parameter name -> key of a vector ``(H,)`` stored beside the
+        stacked tensors, for parameters PyTorch's cells do not have (the
+        peephole LSTM's ``weight_ci``); needed only by a cell with that
+        parameter.
 
     Examples
     --------
     >>> layout = TorchLayout(("h",), {"W": (("weight_hh", "h"),)})
     >>> layout.params["W"]
     (('weight_hh', 'h'),)
+    >>> TorchLayout(("h",), {"W": (("weight_hh", "h"),)}, vectors={"p": "weight_hh"})
+    Traceback (most recent call last):
+    ...
+    ValueError: layout vector key 'weight_hh' of 'p' clashes with a stacked tensor or a parameter
     """
 
     gates: tuple[str, ...]
     params: Mapping[str, tuple[tuple[str, str], ...]] = field(hash=False)
     module: Callable[..., tuple[str, dict] | None] | None = field(default=None, compare=False)
+    vectors: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         for name, terms in self.params.items():
@@ -73,6 +83,12 @@ class TorchLayout:
                     raise ValueError(
                         f"layout term {(tensor, gate)} of {name!r} is not a gate slice"
                     )
+        for name, key in self.vectors.items():
+            if key in _TENSORS or name in self.params:
+                raise ValueError(
+                    f"layout vector key {key!r} of {name!r} clashes with a stacked tensor "
+                    "or a parameter"
+                )
 
 
 @dataclass(frozen=True)
@@ -250,7 +266,7 @@ def family(spec: str) -> CellFamily:
     Examples
     --------
     >>> family("lstm").options["variant"]
-    ('pytorch', 'no_forget')
+    ('pytorch', 'no_forget', 'peephole')
     >>> family("symbolic.rnn:elman_rnn").cell().title
     'Elman RNN (tanh)'
     """

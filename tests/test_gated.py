@@ -16,16 +16,24 @@ from symbolic.derivation import JacobianClaim
 from symbolic.gated import ClosedFormClaim, RangeClaim
 from symbolic.gru import gru_derivations, gru_jacobian_derivation
 from symbolic.latex import render
-from symbolic.lstm import carousel_derivation, lstm, lstm_derivations, lstm_jacobian_derivation
+from symbolic.lstm import (
+    carousel_derivation,
+    lstm,
+    lstm_derivations,
+    lstm_jacobian_derivation,
+    peephole_carousel_derivation,
+)
 
 #: Exact checks at n = 2 only: size 3 is what `gradproof derive` runs, and costs tens of seconds.
 FAST = (2,)
 DERIVATIONS = {
     "lstm": lambda: lstm_jacobian_derivation("pytorch", FAST),
     "lstm-no-forget": lambda: lstm_jacobian_derivation("no_forget", FAST),
+    "lstm-peephole": lambda: lstm_jacobian_derivation("peephole", FAST),
     "gru": lambda: gru_jacobian_derivation("pytorch", FAST),
     "gru-textbook": lambda: gru_jacobian_derivation("textbook", FAST),
     "carousel": lambda: carousel_derivation(FAST),
+    "peephole-carousel": lambda: peephole_carousel_derivation(FAST),
 }
 INTERNALS = re.compile(
     r"DiagMatrix|Lambda|HadamardProduct|HadamardPower|OneMatrix|MatrixElement|Dummy|GRADPROOF"
@@ -105,8 +113,9 @@ def test_the_range_claim_has_teeth():
 def test_variant_bundles_match_the_cli_shape():
     assert [d.title.split()[0] for d in lstm_derivations("no_forget", FAST)] == ["Step", "The"]
     assert len(gru_derivations("textbook", FAST)) == 1
-    with pytest.raises(ValueError, match="pytorch, no_forget"):
-        lstm_derivations("peephole", FAST)
+    assert [d.title.split()[0] for d in lstm_derivations("peephole", FAST)] == ["Step", "What"]
+    with pytest.raises(ValueError, match="pytorch, no_forget, peephole"):
+        lstm_derivations("peepholes", FAST)
 
 
 def _unrolled(variant, forget_bias, scale, n=16, m=3, steps=60, seed=0):

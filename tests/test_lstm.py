@@ -51,8 +51,8 @@ def test_no_forget_variant_drops_the_forget_gate():
 
 
 def test_unknown_variant_is_refused_with_the_choices():
-    with pytest.raises(ValueError, match="pytorch, no_forget"):
-        lstm("peephole")
+    with pytest.raises(ValueError, match="pytorch, no_forget, peephole"):
+        lstm("peepholes")
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

@@ -54,6 +54,7 @@ CASES = {
     },
     "lstm-pytorch": ("lstm", {"variant": "pytorch"}),
     "lstm-no_forget": ("lstm", {"variant": "no_forget"}),
+    "lstm-peephole": ("lstm", {"variant": "peephole"}),
     "gru-pytorch": ("gru", {"variant": "pytorch"}),
     "gru-textbook": ("gru", {"variant": "textbook"}),
     "gridlstm-paper": ("gridlstm", {"variant": "paper"}),

@@ -24,7 +24,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from ..activations import ACTIVATIONS, activation
 from ..cells import Cell, Equation, t
-from .transform import _LETTERS, GATE_ROLES, LSTMTransform
+from .transform import _LETTERS, GATE_ROLES, PEEPHOLE_READS, LSTMTransform
 
 __all__ = ["Dimension", "GridBlock", "GridVector", "d", "ell", "grid_block"]
 
@@ -205,8 +205,9 @@ def grid_block(
     dimensions : sequence of Dimension
         The dimensions, in the order of ``H = [h_1; ...; h_N]``.
     transform : LSTMTransform, optional
-        Output form and biases of every LSTM dimension (default: the paper's,
-        without biases).
+        Output form, biases and peepholes of every LSTM dimension (default:
+        the paper's, without biases or peepholes).  Peephole weights are the
+        vectors ``p^{i}_{u}``, ``p^{i}_{f}``, ``p^{i}_{o}`` of dimension ``i``.
     priority : sequence of str
         Labels of priority dimensions, computed last in this order; each reads
         the new hidden vectors of every dimension computed before it.
@@ -294,6 +295,7 @@ def grid_block(
                 for r in GATE_ROLES
             }
             biases = {r: param(f"b^{{{label}}}", _LETTERS[r], hidden, 1) for r in GATE_ROLES}
+            peepholes = {r: param(f"p^{{{label}}}", _LETTERS[r], hidden, 1) for r in PEEPHOLE_READS}
             equations += transform.equations(
                 read_vectors,
                 lookup[("m", label, "in")],
@@ -303,6 +305,7 @@ def grid_block(
                 {r: v.symbol for r, v in gate.items()},
                 lookup[("h", label, "new")],
                 lookup[("m", label, "new")],
+                peepholes,
             )
             for r in GATE_ROLES:
                 intermediates += [pre[r], gate[r]]
@@ -310,6 +313,8 @@ def grid_block(
                 roles.append((pre[r].symbol, (label, r)))
             if transform.biases:
                 params += [biases[r] for r in GATE_ROLES]
+            if transform.peepholes:
+                params += list(peepholes.values())
         else:
             pre_v = vec("a", label, here)
             blocks = [param(f"V^{{{label}{ref[1]}}}", "", hidden, hidden) for ref in refs]

@@ -12,7 +12,8 @@ Two derivations, each step carrying the claim that checks it:
    *not* bound, since every other path of the full-state chain runs through ``h``.
 
 Exact checks expand cells entry by entry at the sizes passed as ``sizes``
-(default 2 and 3, every size symbol set to the size).
+(default 2 and 3, every size symbol set to the size; see :data:`EXACT_SIZES`).
+With peepholes the carousel is :func:`~symbolic.lstm.peephole.peephole_carousel_derivation`.
 """
 
 from __future__ import annotations
@@ -36,17 +37,24 @@ from ..gated import (
     display_sum,
     gate_vector,
     named_block,
-    one_minus_square,
     sigmoid_slope,
     slope_identities,
 )
 from ..generic import block_matrix_step, chain_step, definition_steps
 from ..jacobians import step_jacobian_blocks
+from .blocks import matrix_sum, memory_terms, output_paths
 from .cell import lstm
+from .peephole import peephole_carousel_derivation
 
 __all__ = ["carousel_derivation", "lstm_derivations", "lstm_jacobian_derivation"]
 
 _T, _k = sp.symbols("T k", integer=True)
+
+#: Sizes of the exact checks where they are not 2 and 3.  The peephole cell's
+#: are checked at size 2 only: its output gate reads ``c_t``, so its entries at
+#: size 3 cost ``gradproof derive`` seconds more, and size 2 already has every
+#: kind of entry (diagonal and off-diagonal weights, two units per gate).
+EXACT_SIZES = {"peephole": (2,)}
 
 
 def lstm_jacobian_derivation(
@@ -56,7 +64,7 @@ def lstm_jacobian_derivation(
 
     Parameters
     ----------
-    variant : {"pytorch", "no_forget"}
+    variant : {"pytorch", "no_forget", "peephole"}
         See :func:`symbolic.lstm.lstm`.
     sizes : tuple of int
         Sizes of the exact checks.
@@ -75,31 +83,87 @@ def lstm_jacobian_derivation(
     blocks = step_jacobian_blocks(cell)
     (hh, hc), (ch, cc) = blocks
     W = {p.name: p for p in cell.params}
-    g, i, o = (gate_vector(cell, k) for k in "gio")
-    gates = "ifgo" if variant == "pytorch" else "igo"
-    ref_ch_terms = [
-        (DiagMatrix(g), sigmoid_slope(i), W["W_{hi}"]),
-        (DiagMatrix(i), DiagMatrix(one_minus_square(g)), W["W_{hg}"]),
-    ]
-    if "f" in gates:
-        f = gate_vector(cell, "f")
-        ref_ch_terms.insert(0, (DiagMatrix(c_prev), sigmoid_slope(f), W["W_{hf}"]))
-    ref_ch = sp.MatAdd(*(sp.MatMul(*t) for t in ref_ch_terms))
-    tanh_c = activation("tanh")(c)
-    output_slope = (DiagMatrix(o), DiagMatrix(one_minus_square(tanh_c)))
-    ref_hc = sp.MatMul(*output_slope, *((DiagMatrix(f),) if "f" in gates else ()))
-    output_term = (DiagMatrix(tanh_c), sigmoid_slope(o), W["W_{ho}"])
-    ref_hh = sp.MatMul(*output_term) + sp.MatMul(*output_slope, ref_ch)
+    gates = [k for k in "ifgo" if f"W_{{h{k}}}" in W]
+    o = gate_vector(cell, "o")
+    peephole = variant == "peephole"
+    ref_ch = matrix_sum(*memory_terms(cell, {k: W[f"W_{{h{k}}}"] for k in gates if k != "o"}))
+    carry = DiagMatrix(gate_vector(cell, "f")) if "f" in gates else sp.Identity(c.shape[0])
+    peepholes = {k: DiagMatrix(W[f"w_{{c{k}}}"]) for k in "fi" if peephole}
+    ref_cc = matrix_sum(carry, *memory_terms(cell, peepholes))
+    paths = output_paths(cell)
+    kept = () if isinstance(ref_cc, sp.Identity) else (ref_cc,)
+    ref_hc = matrix_sum(*(sp.MatMul(*path, *kept) for path in paths))
+    output_term = (DiagMatrix(activation("tanh")(c)), sigmoid_slope(o), W["W_{ho}"])
+    ref_hh = matrix_sum(sp.MatMul(*output_term), *(sp.MatMul(*path, ref_ch) for path in paths))
 
-    memory_reason = (
-        r"only $f_t \odot c_{t-1}$ contains $c_{t-1}$: the gates read $h_{t-1}$ and $x_t$ only"
-        if "f" in gates
-        else r"the carried term $c_{t-1}$ is added unscaled; the gates read $h_{t-1}$ and $x_t$ only"
+    if peephole:
+        memory_steps = (
+            Step(
+                Partial(c, c_prev),
+                "=",
+                cc,
+                r"product rule on $f_t \odot c_{t-1}$, then through the gates $f_t$ and $i_t$, "
+                r"whose peepholes read $c_{t-1}$",
+                JacobianClaim(cell, c, c_prev, cc, sizes),
+            ),
+            Step(
+                "",
+                "=",
+                ref_cc,
+                r"the slope identities above: beside $\operatorname{diag}(f_t)$, one term per "
+                r"peephole on $c_{t-1}$",
+                ClosedFormClaim(cell, cc, ref_cc, sizes),
+            ),
+        )
+        output_steps = (
+            Step(
+                Partial(h, c_prev),
+                "=",
+                named_block(hc, cc, Partial(c, c_prev)),
+                r"$c_{t-1}$ reaches $h_t$ only through $c_t$, which $h_t$ reads twice: in "
+                r"$\tanh(c_t)$ and through the output gate's peephole",
+                JacobianClaim(cell, h, c_prev, hc, sizes),
+            ),
+            Step(
+                "",
+                "=",
+                display_sum(*((*path, Partial(c, c_prev)) for path in paths)),
+                r"the slope identities, with $\partial c_t/\partial c_{t-1}$ as above",
+                ClosedFormClaim(cell, hc, ref_hc, sizes),
+            ),
+        )
+    else:
+        reason = (
+            r"only $f_t \odot c_{t-1}$ contains $c_{t-1}$: the gates read $h_{t-1}$ and $x_t$ only"
+            if "f" in gates
+            else r"the carried term $c_{t-1}$ is added unscaled; the gates read $h_{t-1}$ and "
+            r"$x_t$ only"
+        )
+        memory_steps = (
+            Step(Partial(c, c_prev), "=", cc, reason, JacobianClaim(cell, c, c_prev, cc, sizes)),
+        )
+        output_steps = (
+            Step(
+                Partial(h, c_prev),
+                "=",
+                hc,
+                r"$c_{t-1}$ reaches $h_t$ only through $c_t$",
+                JacobianClaim(cell, h, c_prev, hc, sizes),
+            ),
+            Step(
+                "", "=", ref_hc, "the tanh slope identity", ClosedFormClaim(cell, hc, ref_hc, sizes)
+            ),
+        )
+    product_rule = (
+        r"product rule on $o_t \odot \tanh(c_t)$, then through the output gate's peephole on "
+        r"$c_t$"
+        if peephole
+        else r"product rule on $o_t \odot \tanh(c_t)$"
     )
     steps = (
         *definition_steps(cell),
         *slope_identities(),
-        Step(Partial(c, c_prev), "=", cc, memory_reason, JacobianClaim(cell, c, c_prev, cc, sizes)),
+        *memory_steps,
         Step(
             Partial(c, h_prev),
             "=",
@@ -114,25 +178,18 @@ def lstm_jacobian_derivation(
             r"the slope identities above; the closed form",
             ClosedFormClaim(cell, ch, ref_ch, sizes),
         ),
-        Step(
-            Partial(h, c_prev),
-            "=",
-            hc,
-            r"$c_{t-1}$ reaches $h_t$ only through $c_t$",
-            JacobianClaim(cell, h, c_prev, hc, sizes),
-        ),
-        Step("", "=", ref_hc, "the tanh slope identity", ClosedFormClaim(cell, hc, ref_hc, sizes)),
+        *output_steps,
         Step(
             Partial(h, h_prev),
             "=",
             named_block(hh, ch, Partial(c, h_prev)),
-            r"product rule on $o_t \odot \tanh(c_t)$, with $\partial c_t/\partial h_{t-1}$ as above",
+            product_rule + r", with $\partial c_t/\partial h_{t-1}$ as above",
             JacobianClaim(cell, h, h_prev, hh, sizes),
         ),
         Step(
             "",
             "=",
-            display_sum(output_term, (*output_slope, Partial(c, h_prev))),
+            display_sum(output_term, *((*path, Partial(c, h_prev)) for path in paths)),
             r"the closed form, with $\partial c_t/\partial h_{t-1}$ as above",
             ClosedFormClaim(cell, hh, ref_hh, sizes),
         ),
@@ -294,13 +351,20 @@ def carousel_derivation(sizes: tuple[int, ...] = (2, 3)) -> Derivation:
 
 
 def lstm_derivations(
-    variant: str = "pytorch", sizes: tuple[int, ...] = (2, 3)
+    variant: str = "pytorch", sizes: tuple[int, ...] | None = None
 ) -> tuple[Derivation, ...]:
-    """The LSTM's step Jacobian, then the constant error carousel.
+    """The LSTM's step Jacobian, then the constant error carousel (with peepholes: what they add).
+
+    ``sizes`` defaults to 2 and 3, and to 2 alone for the peephole cell (see
+    :data:`EXACT_SIZES`).
 
     Examples
     --------
     >>> [d.title for d in lstm_derivations("no_forget", sizes=(2,))]
     ['Step Jacobian of the LSTM without forget gate (1997)', 'The constant error carousel, and what it does not bound']
+    >>> lstm_derivations("peephole", sizes=(2,))[1].title
+    'What peepholes add to the constant error carousel'
     """
-    return (lstm_jacobian_derivation(variant, sizes), carousel_derivation(sizes))
+    sizes = sizes or EXACT_SIZES.get(variant, (2, 3))
+    carousel = peephole_carousel_derivation if variant == "peephole" else carousel_derivation
+    return (lstm_jacobian_derivation(variant, sizes), carousel(sizes))
