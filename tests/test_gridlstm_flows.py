@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from numeric.check import RTOL, check_jacobian
+from numeric.errors import GradproofInputError
 from numeric.gridlstm.compiled import compile_grid
 from numeric.gridlstm.flows import (
     DECAY_CONVENTION,
@@ -14,7 +15,8 @@ from numeric.gridlstm.flows import (
     depth_flow_map,
     time_flow,
 )
-from numeric.gridlstm.models import grid_model
+from numeric.gridlstm.models import grid_model, grid_nd
+from numeric.gridlstm.sequence_grids import random_weights
 from numeric.gridlstm.weight_files import random_grid_weights
 
 HIDDEN, INPUT, LAYERS = 3, 2, 3
@@ -94,3 +96,20 @@ def test_the_measured_grid_lstm_decays_along_depth_in_words():
     # smaller at the bottom than at the top (log 0) is what "decays" says
     assert logs[0] < logs[-1] < 0
     assert flow.depth_decay.startswith("decays by ")
+
+
+def test_a_grid_without_time_or_depth_says_which_flow_it_has():
+    for dims, measure, message in [
+        (("depth",), time_flow, "no dimension along time"),
+        (("time",), depth_flow_map, "no dimension along depth"),
+    ]:
+        grid = grid_nd(dims)
+        weights = random_weights(grid, HIDDEN, INPUT, LAYERS)
+        with pytest.raises(GradproofInputError, match=message) as err:
+            measure(compile_grid(grid, HIDDEN), weights, np.ones((2, INPUT)))
+        assert "\n" not in str(err.value)
+    # the 1D Grid LSTM still has its depth flow, and no path from an earlier step
+    grid = grid_nd(("depth",))
+    weights = random_weights(grid, HIDDEN, INPUT, LAYERS)
+    flow = depth_flow_map(compile_grid(grid, HIDDEN), weights, np.ones((2, INPUT)))
+    assert np.all(np.isfinite(flow.log10_norm_depth)) and np.all(flow.log10_norm[0] == -np.inf)

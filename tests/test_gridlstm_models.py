@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from numeric.errors import GradproofInputError
-from numeric.gridlstm.models import grid_model
+from numeric.gridlstm.models import grid_model, grid_nd
 from symbolic.gridlstm.description import describe
 from symbolic.gridlstm.sequence_models import grid_lstm_2d
 
@@ -39,3 +39,41 @@ def test_conflicting_options_are_refused_in_one_line(options, message):
     with pytest.raises(GradproofInputError, match=message) as err:
         grid_model(**options)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "dims, options, message",
+    [
+        (("time", "width"), {}, "named time or depth"),
+        ((), {}, "at least one dimension"),
+        (("depth", "depth"), {}, "must differ"),
+        (("time", "depth"), {"non_lstm": {"depth2": "relu"}}, "not a dimension of this grid"),
+        (("time", "depth"), {"priority": ["width"]}, "not a dimension of this grid"),
+        (("time", "depth"), {"priority": ["depth", "depth"]}, "names a dimension twice"),
+        (("time", "depth"), {"non_lstm": {"depth": "softplus"}}, "kind must be"),
+        (("time", "depth"), {"memory_input": "half"}, "memory input must be"),
+        (("time", "depth"), {"output_form": "neither"}, "output form must be"),
+    ],
+)
+def test_bad_n_dimensional_grids_are_refused_in_one_line(dims, options, message):
+    with pytest.raises(GradproofInputError, match=message) as err:
+        grid_nd(dims, **options)
+    assert "\n" not in str(err.value)
+
+
+def test_an_n_dimensional_grid_places_its_dimensions_and_ties_by_kind():
+    grid = grid_nd(
+        ("depth", "time", "time2"),
+        non_lstm={"depth": "relu"},
+        priority=["depth"],
+        tied=True,
+        peepholes=True,
+    )
+    assert (grid.time, grid.depth, grid.input) == (("T", "T2"), ("D",), "D")
+    assert grid.block.order == ("T", "T2", "D")
+    assert grid.shared == (("relu", ("D",)), ("lstm", ("T", "T2")))
+    assert grid.block.transform.peepholes
+    assert [grid.array_name(x) for x in grid.dimensions] == ["relu", "lstm", "lstm"]
+    # the 1D Grid LSTM: one depth dimension, nothing along time
+    one = grid_nd(("depth",))
+    assert (one.time, one.depth) == ((), ("D",))

@@ -1,16 +1,19 @@
-"""A 2D grid model compiled: the block's step and block Jacobian, and the step along time.
+"""A grid model compiled: the block's step and block Jacobian, and the step along time.
 
 A model is one symbolic block (:mod:`symbolic.gridlstm.block`) evaluated at
-every grid point ``(t, l)``, ``t = 1..T``, ``l = 1..L``: the block at
-``(t, l)`` reads the time state of ``(t-1, l)`` and the depth state of
-``(t, l-1)``; the bottom depth state is the projected input
-(``h^D_{t,0} = P x_t``), the output is ``h^D_{t,L}``.  The block's step and
-its 4 x 4 block Jacobian are compiled once with
-:func:`numeric.compile.lambdify_matrix`; each block parameter is a slice of
-a weight-file array, read off the pre-activation equations.  Along time, the
-whole column of blocks at one step is a step model ``s_{t-1} -> s_t`` for
-:mod:`numeric.flow`, ``s_t`` the concatenation over layers, bottom first, of
-``[h^T_{t,l}; m^T_{t,l}]``.
+every grid point ``(t, l)``, ``t = 1..T``, ``l = 1..L``, placed on the
+time-by-depth sheet by a :class:`~numeric.gridlstm.sequence_grids.SequenceGrid`
+(a 2D model is placed with time along ``t`` and depth along ``l``): the
+block at ``(t, l)`` reads the time vectors of ``(t-1, l)`` and the depth
+vectors of ``(t, l-1)``; below the first layer the input dimension holds the
+projected input (``h_{t,0} = P_h x_t``), the output is its hidden vector at
+the top.  The block's step and its block Jacobian are compiled once with
+:func:`numeric.compile.lambdify_matrix`, time vectors first; each block
+parameter is a slice of a weight-file array, read off the pre-activation
+equations.  Along time, the whole column of blocks at one step is a step
+model ``s_{t-1} -> s_t`` for :mod:`numeric.flow`, ``s_t`` the concatenation
+over layers, bottom first, of the time vectors (``[h^T_{t,l}; m^T_{t,l}]``
+in 2D).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 import sympy as sp
+from sympy.matrices.expressions import HadamardProduct
 
 from symbolic.gridlstm.block import d
 from symbolic.gridlstm.sequence_models import GridSequenceModel
@@ -27,7 +31,9 @@ from symbolic.gridlstm.transform import GATE_ROLES
 from symbolic.jacobians import step_jacobian_blocks
 
 from ..compile import lambdify_matrix
-from .weight_files import _PREFIX, GridWeights, _file_dimensions
+from ..errors import GradproofInputError
+from .sequence_grids import PEEPHOLE_GATES, SequenceGrid, sequence_grid
+from .weight_files import GridWeights
 
 __all__ = ["CompiledGrid", "compile_grid"]
 
@@ -42,62 +48,103 @@ class _Parameter:
     cols: slice | None
 
 
-def _parameter_sources(model: GridSequenceModel, hidden: int) -> tuple[_Parameter, ...]:
-    """Read each block parameter's file slice off the pre-activation equations."""
-    block = model.block
+def _slice(index: int, hidden: int) -> slice:
+    return slice(index * hidden, (index + 1) * hidden)
+
+
+def _parameter_sources(grid: SequenceGrid, hidden: int) -> tuple[_Parameter, ...]:
+    """Read each block parameter's file slice off the pre-activation equations.
+
+    A term ``W v`` is a column block of ``weight_*`` (the position of ``v``
+    among the vectors the dimension reads), a lone vector a slice of
+    ``bias_*``, a product ``w ⊙ m`` a peephole, a slice of ``peephole_*``.
+    """
+    block = grid.block
     defs = block.cell.definitions
-    files = _file_dimensions(model)
+    params = set(block.cell.params)
     refs = dict(block.reads)
     by_symbol = dict(block.vectors)
     out = []
     for pre, (label, role) in block.roles:
-        r = GATE_ROLES.index(role) if role in GATE_ROLES else 0
-        rows = slice(r * hidden, (r + 1) * hidden)
+        rows = _slice(GATE_ROLES.index(role) if role in GATE_ROLES else 0, hidden)
+        name = grid.array_name(label)
         rhs = defs[pre]
         for term in rhs.args if isinstance(rhs, sp.MatAdd) else (rhs,):
-            source = _PREFIX[label] if label in files else None
             if isinstance(term, sp.MatMul):
                 weight, vector = term.args
-                j = refs[label].index(by_symbol[vector])
-                cols = slice(j * hidden, (j + 1) * hidden)
-                out.append(_Parameter(weight.name, source and f"weight_{source}", rows, cols))
+                cols = _slice(refs[label].index(by_symbol[vector]), hidden)
+                out.append(_Parameter(weight.name, name and f"weight_{name}", rows, cols))
+            elif isinstance(term, HadamardProduct):
+                (peephole,) = (arg for arg in term.args if arg in params)
+                rows = _slice(PEEPHOLE_GATES.index(role), hidden)
+                out.append(_Parameter(peephole.name, name and f"peephole_{name}", rows, None))
             else:
-                out.append(_Parameter(term.name, source and f"bias_{source}", rows, None))
+                out.append(_Parameter(term.name, name and f"bias_{name}", rows, None))
     return tuple(out)
 
 
 @dataclass(frozen=True)
 class CompiledGrid:
-    """A 2D grid model compiled at hidden size ``d``; see :func:`compile_grid`."""
+    """A grid model compiled at hidden size ``d``; see :func:`compile_grid`.
 
-    model: GridSequenceModel
+    ``model`` is a 2D :class:`~symbolic.gridlstm.sequence_models.GridSequenceModel`
+    or a :class:`~numeric.gridlstm.sequence_grids.SequenceGrid`; :attr:`grid`
+    is where its dimensions run.
+    """
+
+    model: GridSequenceModel | SequenceGrid
     hidden: int
 
     @cached_property
-    def _function(self):
+    def grid(self) -> SequenceGrid:
+        """The model placed on the time-by-depth sheet."""
+        return sequence_grid(self.model)
+
+    @cached_property
+    def _symbols(self) -> tuple[list[sp.MatrixSymbol], list[sp.MatrixSymbol]]:
+        """Incoming and outgoing vectors, time vectors first, then depth vectors."""
+        refs = self.grid.time_vectors + self.grid.depth_vectors
+        block = self.grid.block
+        return (
+            [block.vector(base, label, "in") for base, label in refs],
+            [block.vector(base, label, "new") for base, label in refs],
+        )
+
+    def _lambdify(self, exprs: list[sp.MatrixExpr]):
         # The templates, with the size given apart: substituting d = 1 first
         # would make SymPy treat 1 x 1 blocks as scalars.
-        cell = self.model.cell
-        args = [*cell.state_symbols, *cell.params]
-        blocks = [b for row in step_jacobian_blocks(cell) for b in row]
-        return lambdify_matrix(
-            args, [*cell.new_state_symbols, *blocks], cell.definitions, sizes={d: self.hidden}
-        )
+        cell = self.grid.block.cell
+        args = [*self._symbols[0], *cell.params]
+        return lambdify_matrix(args, exprs, cell.definitions, sizes={d: self.hidden})
+
+    @cached_property
+    def _step_function(self):
+        # The new vectors alone: a forward run does not pay for Jacobian blocks.
+        return self._lambdify(self._symbols[1])
+
+    @cached_property
+    def _function(self):
+        cell = self.grid.block.cell
+        ins, outs = self._symbols
+        blocks = step_jacobian_blocks(cell)
+        row = {s: i for i, s in enumerate(cell.new_state_symbols)}
+        col = {s: j for j, s in enumerate(cell.state_symbols)}
+        return self._lambdify([*outs, *(blocks[row[new]][col[old]] for new in outs for old in ins)])
 
     @cached_property
     def sources(self) -> tuple[_Parameter, ...]:
         """Where each block parameter comes from."""
-        return _parameter_sources(self.model, self.hidden)
+        return _parameter_sources(self.grid, self.hidden)
 
     @cached_property
     def time_vectors(self) -> int:
-        """Vectors carried along time per layer (``h^T`` and, for an LSTM, ``m^T``)."""
-        return 2 if self.model.block.dimension("T").has_memory else 1
+        """Vectors carried along time per layer (``h^T`` and, for an LSTM, ``m^T`` in 2D)."""
+        return len(self.grid.time_vectors)
 
     @cached_property
     def depth_vectors(self) -> int:
-        """Vectors carried along depth (``h^D`` and, for an LSTM, ``m^D``)."""
-        return 2 if self.model.block.dimension("D").has_memory else 1
+        """Vectors carried along depth (``h^D`` and, for an LSTM, ``m^D`` in 2D)."""
+        return len(self.grid.depth_vectors)
 
     def block_params(self, weights: GridWeights, j: int) -> list[np.ndarray]:
         """The block's parameters at layer ``j`` (0-based), in ``cell.params`` order."""
@@ -112,40 +159,63 @@ class CompiledGrid:
                 values[p.name] = weights.layer(p.array, j)[p.rows]
             else:
                 values[p.name] = weights.layer(p.array, j)[p.rows, p.cols]
-        return [values[p.name] for p in self.model.cell.params]
+        return [values[p.name] for p in self.grid.block.cell.params]
 
     def bottom(self, weights: GridWeights, x: np.ndarray) -> list[np.ndarray]:
-        """Depth vectors entering layer 1: ``h^D_{t,0} = P x_t`` and ``m^D_{t,0}``."""
-        h0 = np.asarray(x, dtype=float) @ weights.arrays["input_projection"].T
-        if self.depth_vectors == 1:
-            return [h0]
-        rhs = self.model.boundary[1].rhs
-        return [h0, h0 if not isinstance(rhs, sp.ZeroMatrix) else np.zeros_like(h0)]
+        """Depth vectors entering layer 1: the input dimension's ``P_h x_t`` and memory, zeros.
+
+        The input dimension's memory is zero, ``P_m x_t`` or ``P_h x_t``
+        (:data:`~numeric.gridlstm.sequence_grids.MEMORY_INPUTS`); every other
+        depth vector is zero.
+        """
+        x = np.asarray(x, dtype=float)
+        zero = np.zeros(x.shape[:-1] + (self.hidden,))
+        out = [zero] * self.depth_vectors
+        grid = self.grid
+        if grid.input is not None:
+            out[0] = x @ weights.arrays["input_projection"].T
+            if grid.depth_vectors[1:2] == (("m", grid.input),):
+                if grid.memory_input == "projection":
+                    out[1] = x @ weights.arrays["memory_projection"].T
+                elif grid.memory_input == "shared":
+                    out[1] = out[0]
+        return out
 
     def block(
-        self, time_in: list[np.ndarray], depth_in: list[np.ndarray], params: list[np.ndarray]
-    ) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+        self,
+        time_in: list[np.ndarray],
+        depth_in: list[np.ndarray],
+        params: list[np.ndarray],
+        jacobian: bool = True,
+    ) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray | None]:
         """One block: new time vectors, new depth vectors and the block Jacobian.
 
-        The Jacobian is ``(..., n, n)`` with rows and columns ordered
-        ``[h^T; m^T; h^D; m^D]`` (outputs by inputs), numerator layout.
+        The Jacobian is ``(..., n, n)`` with rows and columns ordered as the
+        time vectors then the depth vectors (``[h^T; m^T; h^D; m^D]`` in 2D),
+        outputs by inputs, numerator layout; None when ``jacobian`` is false.
         """
-        result = self._function(*time_in, *depth_in, *params)
+        function = self._function if jacobian else self._step_function
+        result = function(*time_in, *depth_in, *params)
         k = self.time_vectors + self.depth_vectors
         new, blocks = result[:k], result[k:]
         batch = np.broadcast_shapes(*(np.shape(v)[:-1] for v in new))
         new = [np.broadcast_to(v, batch + v.shape[-1:]) for v in new]
-        n = self.hidden * k
-        J = np.zeros(batch + (n, n))
-        for index, blk in enumerate(blocks):
-            i, j = divmod(index, k)
-            rows = slice(i * self.hidden, (i + 1) * self.hidden)
-            cols = slice(j * self.hidden, (j + 1) * self.hidden)
-            J[..., rows, cols] = blk
+        J = None
+        if jacobian:
+            n = self.hidden * k
+            J = np.zeros(batch + (n, n))
+            for index, blk in enumerate(blocks):
+                i, j = divmod(index, k)
+                J[..., _slice(i, self.hidden), _slice(j, self.hidden)] = blk
         return new[: self.time_vectors], new[self.time_vectors :], J
 
     def time_model(self, weights: GridWeights) -> _TimeStepModel:
         """The full model as a step model along time (for :mod:`numeric.flow`)."""
+        if not self.time_vectors:
+            raise GradproofInputError(
+                "this grid has no dimension along time, so nothing is carried from step to "
+                "step; measure its depth flow instead"
+            )
         return _TimeStepModel(self, weights)
 
 
@@ -207,7 +277,9 @@ class _TimeStepModel:
         J = np.zeros(batch + (self.state_size, self.state_size)) if jacobian else None
         for j in range(self.weights.layers):
             cols = slice(j * w, (j + 1) * w)
-            time_out, depth, B = g.block(self._split(s[..., cols]), depth, self._params[j])
+            time_out, depth, B = g.block(
+                self._split(s[..., cols]), depth, self._params[j], jacobian
+            )
             out[..., cols] = np.concatenate(time_out, axis=-1)
             if jacobian:
                 J[..., cols, :] = B[..., :w, w:] @ D

@@ -1,12 +1,14 @@
-"""Gradient flow through a compiled 2D grid model, along time and over the (t, l) grid.
+"""Gradient flow through a compiled grid model, along time and over the (t, l) grid.
 
 Two measurements:
 
 * along time, the state carried from step to step is the concatenation over
-  layers, bottom first, of ``[h^T_{t,l}; m^T_{t,l}]``; its step Jacobian
-  feeds :func:`numeric.flow.gradient_flow` (:func:`time_flow`);
+  layers, bottom first, of the time vectors (``[h^T_{t,l}; m^T_{t,l}]`` in
+  2D); its step Jacobian feeds :func:`numeric.flow.gradient_flow`
+  (:func:`time_flow`);
 * over the grid, :func:`depth_flow_map` gives
-  ``log10 ||dh^D_{T,L}/dh^D_{t,l}||_2``, where ``h^D_{t,l}`` is the depth
+  ``log10 ||dh^D_{T,L}/dh^D_{t,l}||_2``, where ``h^D`` is the input
+  dimension's hidden vector (the first depth vector), ``h^D_{t,l}`` the depth
   input of block ``(t, l+1)`` and every other block input is held fixed (a
   partial derivative); its last row ``t = T`` is ``log10_norm_depth``,
   whose slope against the layer index :func:`depth_decay_phrase` puts in
@@ -150,6 +152,11 @@ def depth_flow_map(grid: CompiledGrid, weights: GridWeights, inputs: np.ndarray)
     """
     _check_inputs(inputs, weights)
     g, n = grid, grid.hidden
+    if not g.depth_vectors:
+        raise GradproofInputError(
+            "this grid has no dimension along depth, so nothing reaches the output from the "
+            "layers below; measure its flow along time instead"
+        )
     T, L = len(inputs), weights.layers
     nt, nd = g.time_vectors * n, g.depth_vectors * n
     if 8 * T * L * (nt + nd) ** 2 > MAP_BYTES:
@@ -185,7 +192,7 @@ def depth_flow_map(grid: CompiledGrid, weights: GridWeights, inputs: np.ndarray)
                 for j in range(L)
             ]
         right = column[:, :, :nt]
-        peak = float(np.max(np.abs(right)))
+        peak = float(np.max(np.abs(right), initial=0.0))
         if peak > 0:
             right = right / peak
             log_scale += math.log10(peak)
