@@ -37,10 +37,12 @@ from symbolic.loss_gradient import (
 )
 from symbolic.printers import text
 from symbolic.registry import family
+from symbolic.regularizer import VectorJacobianClaim
 
 from .bounds import evaluate_bound
 from .check import RTOL, check_jacobian
 from .compile import compile_cell, lambdify_matrix
+from .regularizer import check_vector_jacobian
 from .weights import random_params
 
 __all__ = ["StepReport", "VerificationReport", "check_loss_gradient", "check_numeric", "verify"]
@@ -159,6 +161,9 @@ def _random_point(cell, rng):
 def check_numeric(claim: Claim, seed: int = 0) -> Outcome | None:
     """The numeric check of a claim, or None when it has none."""
     return None
+
+
+check_numeric.register(VectorJacobianClaim)(check_vector_jacobian)
 
 
 @check_numeric.register

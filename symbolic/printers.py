@@ -235,6 +235,14 @@ class _LatexPrinter(_MatrixNotation, LatexPrinter):
             base = rf"\mathbf{{{base}}}"
         return base + rest
 
+    def _print_MatMul(self, expr):
+        # SymPy brackets the factors of -A (u * v) at the precedence of a sum,
+        # so the Hadamard product lost its brackets: print the sign, then A (u * v).
+        positive = -expr
+        if expr.could_extract_minus_sign() and not positive.could_extract_minus_sign():
+            return "- " + self._print(positive)
+        return super()._print_MatMul(expr)
+
     def _print_Heaviside(self, expr, exp=None):
         # The slope of relu: its two cases, undefined at 0 (SymPy's theta is
         # a name no amsmath document defines).

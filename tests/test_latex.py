@@ -44,6 +44,16 @@ def test_hadamard_and_transpose_use_report_notation():
     assert latex(W.T) == r"W^\top"
 
 
+def test_a_negative_product_keeps_the_brackets_of_its_hadamard_factor():
+    # SymPy's printer bracketed -W^T (u * v) at a sum's precedence, dropping them.
+    n = sp.Symbol("n", integer=True, positive=True)
+    u, v, W = sp.MatrixSymbol("u", n, 1), sp.MatrixSymbol("v", n, 1), sp.MatrixSymbol("W", n, n)
+    hadamard = sp.HadamardProduct(u, v)
+    assert latex(-W.T * hadamard) == r"- W^\top \left(u \odot v\right)"
+    assert latex(u - W.T * hadamard) == r"u - W^\top \left(u \odot v\right)"
+    assert latex(-2 * W * v) == r"- 2 W v"
+
+
 @pytest.mark.parametrize("fmt", ["latex", "markdown", "text"])
 @pytest.mark.parametrize("act", ["tanh", "sigmoid", "relu", "identity"])
 def test_no_sympy_internals_reach_any_rendering(fmt, act):
