@@ -68,9 +68,22 @@ def sweep_params(
             )
         return random_params(cell, sizes or {}, scale, seed)
     state = random_state_dict(layout, hidden, input_size, scale, seed, init)
-    for key in ("bias_ih", "bias_hh"):
-        state[key] = bias_scale * state[key]
+    with np.errstate(over="ignore"):
+        for key in ("bias_ih", "bias_hh"):
+            state[key] = bias_scale * state[key]
+    # PyTorch's two biases enter summed: their sum must be a float64 too.
+    _finite(state["bias_ih"], state["bias_hh"], "--bias-scale", bias_scale)
     return torch_weights(state, layout).params
+
+
+def _finite(a: np.ndarray, b, flag: str, value: float) -> None:
+    """Refuse an option whose value makes ``a + b`` overflow float64."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        ok = np.all(np.isfinite(a + b))
+    if not ok:
+        raise GradproofInputError(
+            f"{flag} {value:g} makes the drawn values overflow float64; choose a smaller {flag}"
+        )
 
 
 def decay_rates(
@@ -130,7 +143,9 @@ def decay_rates(
                 sizes=sizes,
                 bias_scale=bias_scale,
             )
-            inputs = input_scale * random_inputs(steps, input_size, seed)
+            with np.errstate(over="ignore"):
+                inputs = input_scale * random_inputs(steps, input_size, seed)
+            _finite(inputs, 0, "--input-scale", input_scale)
             flow = gradient_flow(cell, params, inputs)
             rates[i, seed] = decay_rate(flow.log10_norm)
             if progress is not None:

@@ -104,3 +104,26 @@ def test_sweep_params_scales_the_biases_and_refuses_them_for_cells_keyed_by_name
             decay_rates(
                 cell, "rnn", [1.0], steps=3, seeds=1, hidden=2, input_size=1, input_scale=bad
             )
+
+
+@pytest.mark.parametrize("option", ["input_scale", "bias_scale"])
+def test_a_scale_that_overflows_float64_is_refused_by_its_option_name(option):
+    flag = "--" + option.replace("_", "-")
+    with pytest.raises(
+        GradproofInputError, match=f"{flag} 1.7e\\+308 makes the drawn values overflow"
+    ):
+        decay_rates(
+            elman_rnn("tanh"),
+            "rnn",
+            [0.5],
+            steps=20,
+            seeds=1,
+            hidden=8,
+            input_size=1,
+            **{option: 1.7e308},
+        )
+    # Just below overflow, the same option runs (the state saturates, no warning).
+    rates = decay_rates(
+        elman_rnn("tanh"), "rnn", [0.5], steps=3, seeds=1, hidden=2, input_size=1, **{option: 1e300}
+    )
+    assert rates.shape == (1, 1)
