@@ -22,7 +22,13 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .cli_common import ACTIVATION_NAMES, CELL_HELP, chosen_options, lookup
+from .cli_common import (
+    ACTIVATION_NAMES,
+    CELL_HELP,
+    chosen_options,
+    limit_blas_threads,
+    lookup,
+)
 from .errors import GradproofInputError
 from .flow_cli import add_flow_parser, add_params_parser
 from .sweep_cli import add_sweep_parser
@@ -117,10 +123,67 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--paper", choices=("a4", "letter"), default="a4", help="paper size")
     report.set_defaults(func=run_report)
 
-    add_flow_parser(commands)
+    _add_grid_flow_arguments(add_flow_parser(commands))
     add_sweep_parser(commands)
     add_params_parser(commands)
     return parser
+
+
+#: ``flow`` options of the Grid LSTM's N-dimensional grids (``numeric.gridlstm.cli`` reads them).
+GRID_FLOW_OPTIONS = ("dims", "non_lstm", "peepholes", "tied_dims", "memory_input")
+
+
+def _add_grid_flow_arguments(flow: argparse.ArgumentParser) -> None:
+    """``flow gridlstm``'s grid options; the flow of any other cell refuses them."""
+    flow.add_argument(
+        "--dims",
+        metavar="NAMES",
+        help="gridlstm: the grid's dimensions in the order of H, comma-separated, each time or "
+        "depth with an optional digit 2-9 (time2): what it runs along; the first depth "
+        "dimension takes the input and gives the output; depth alone is the 1D Grid LSTM "
+        "(default time,depth)",
+    )
+    flow.add_argument(
+        "--non-lstm",
+        metavar="NAME=FN,...",
+        help="gridlstm: non-LSTM dimensions h' = FN(V H + b), FN one of "
+        f"{', '.join(ACTIVATION_NAMES)}, e.g. depth=relu (default none)",
+    )
+    flow.add_argument(
+        "--peepholes",
+        action="store_true",
+        help="gridlstm: peephole weights in every LSTM dimension: the input and forget gates "
+        "read the incoming memory, the output gate the new one",
+    )
+    flow.add_argument(
+        "--tied-dims",
+        action="store_true",
+        help="gridlstm: one weight set for all LSTM dimensions, one per function for the "
+        "non-LSTM ones (--tied shares weights across layers)",
+    )
+    flow.add_argument(
+        "--memory-input",
+        metavar="HOW",
+        help="gridlstm: the input dimension's memory below the first layer: zero (the paper), "
+        "projection (m = P_m x, a projection of its own) or shared (m = P_h x, the hidden "
+        "vector's projection) (default zero)",
+    )
+    flow.set_defaults(func=_run_flow)
+
+
+def _run_flow(args: argparse.Namespace) -> int:
+    """``flow``, with the grid options refused for cells whose flow is not the Grid LSTM's."""
+    from .flow_cli import run_flow  # looked up at each call
+
+    given = [
+        f"--{name.replace('_', '-')}"
+        for name in GRID_FLOW_OPTIONS
+        if getattr(args, name) not in (None, False)
+    ]
+    if given and lookup(args.cell).flow is None:
+        verb, pronoun = ("applies", "it") if len(given) == 1 else ("apply", "them")
+        raise GradproofInputError(f"{', '.join(given)} {verb} only to gridlstm; drop {pronoun}")
+    return run_flow(args)
 
 
 def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
@@ -228,6 +291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     SystemExit: 2
     """
     args = _parser().parse_args(argv)
+    limit_blas_threads()  # before any handler imports NumPy
     try:
         code = args.func(args)
         sys.stdout.flush()  # a closed pipe shows here, not at exit

@@ -79,6 +79,19 @@ REFERENCES: tuple[Reference, ...] = (
         "2000",
     ),
     Reference(
+        "gers2002",
+        "article",
+        (
+            ("author", 'Gers, Felix A. and Schraudolph, Nicol N. and Schmidhuber, J{\\"u}rgen'),
+            ("title", "Learning precise timing with {LSTM} recurrent networks"),
+            ("journal", "Journal of Machine Learning Research"),
+            ("volume", "3"),
+            ("pages", "115--143"),
+        ),
+        r"Gers,? Schraudolph and Schmidhuber",
+        "2002",
+    ),
+    Reference(
         "pascanu2013",
         "inproceedings",
         (
@@ -130,7 +143,7 @@ def bibtex() -> str:
     Examples
     --------
     >>> bibtex().count("@")
-    6
+    7
     """
     return "\n".join(ref.entry() for ref in REFERENCES)
 

@@ -38,7 +38,7 @@ def test_derive_rnn_text_marks_every_checked_step(capsys):
         (["derive", "rnn", "--variant", "stacked"], "--variant does not apply to rnn"),
         (["derive", "gridlstm", "--activation", "relu"], "--activation does not apply to gridlstm"),
         (["derive", "gridlstm", "--variant", "stacked", "--priority", "none"], "priority is depth"),
-        (["flow", "rnn", "--layers", "3"], "--layers applies only to gridlstm"),
+        (["flow", "rnn", "--tied"], "--tied applies only to gridlstm"),
         (["flow", "gridlstm", "--activation", "relu"], "--activation does not apply to gridlstm"),
         (
             ["derive", "lstm", "--variant", "textbook"],

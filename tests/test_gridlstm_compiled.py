@@ -9,7 +9,6 @@ from numeric.check import RTOL, check_jacobian
 from numeric.compile import compile_cell
 from numeric.gridlstm.compiled import compile_grid
 from numeric.gridlstm.models import grid_model, grid_nd
-from numeric.gridlstm.sequence_grids import random_weights
 from numeric.gridlstm.weight_files import random_grid_weights
 
 HIDDEN, INPUT, LAYERS = 3, 2, 3
@@ -77,7 +76,7 @@ def test_a_block_without_input_compiles_as_a_cell_and_agrees_with_the_grid(dims)
     cell = grid.block.cell
     compiled = compile_cell(cell, d=HIDDEN)
     cg = compile_grid(grid, HIDDEN)
-    weights = random_weights(grid, HIDDEN, INPUT, LAYERS, seed=2)
+    weights = random_grid_weights(grid, HIDDEN, INPUT, LAYERS, seed=2)
     params = dict(zip((p.name for p in cell.params), cg.block_params(weights, 0), strict=True))
     no_input = np.zeros(0)
     s = 0.7 * np.random.default_rng(3).standard_normal(compiled.state_size)

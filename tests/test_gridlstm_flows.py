@@ -16,7 +16,6 @@ from numeric.gridlstm.flows import (
     time_flow,
 )
 from numeric.gridlstm.models import grid_model, grid_nd
-from numeric.gridlstm.sequence_grids import random_weights
 from numeric.gridlstm.weight_files import random_grid_weights
 
 HIDDEN, INPUT, LAYERS = 3, 2, 3
@@ -104,12 +103,12 @@ def test_a_grid_without_time_or_depth_says_which_flow_it_has():
         (("time",), depth_flow_map, "no dimension along depth"),
     ]:
         grid = grid_nd(dims)
-        weights = random_weights(grid, HIDDEN, INPUT, LAYERS)
+        weights = random_grid_weights(grid, HIDDEN, INPUT, LAYERS)
         with pytest.raises(GradproofInputError, match=message) as err:
             measure(compile_grid(grid, HIDDEN), weights, np.ones((2, INPUT)))
         assert "\n" not in str(err.value)
     # the 1D Grid LSTM still has its depth flow, and no path from an earlier step
     grid = grid_nd(("depth",))
-    weights = random_weights(grid, HIDDEN, INPUT, LAYERS)
+    weights = random_grid_weights(grid, HIDDEN, INPUT, LAYERS)
     flow = depth_flow_map(compile_grid(grid, HIDDEN), weights, np.ones((2, INPUT)))
     assert np.all(np.isfinite(flow.log10_norm_depth)) and np.all(flow.log10_norm[0] == -np.inf)

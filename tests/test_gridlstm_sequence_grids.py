@@ -17,10 +17,11 @@ import pytest
 from numeric.check import RTOL, check_jacobian
 from numeric.errors import GradproofInputError
 from numeric.gridlstm.compiled import compile_grid
-from numeric.gridlstm.flows import depth_flow_map, time_flow
+from numeric.gridlstm.flows import depth_flow_map, peephole_runs, time_flow
 from numeric.gridlstm.models import grid_model, grid_nd
-from numeric.gridlstm.sequence_grids import SequenceGrid, random_weights, sequence_grid
+from numeric.gridlstm.sequence_grids import SequenceGrid, sequence_grid
 from numeric.gridlstm.weight_files import random_grid_weights
+from numeric.weights import random_inputs
 
 torch = pytest.importorskip("torch")
 
@@ -185,7 +186,7 @@ def _reference(
 
 def _setup(dims, options, tied_layers, seed=3):
     grid = grid_nd(dims, **options)
-    weights = random_weights(
+    weights = random_grid_weights(
         grid, HIDDEN, INPUT, LAYERS, tied=tied_layers, scale=1.5, forget_bias=0.5, seed=seed
     )
     return grid, compile_grid(grid, HIDDEN), weights
@@ -299,7 +300,7 @@ def test_a_separate_memory_projection_changes_the_output():
     # with different projections they do not.
     grid = grid_nd(memory_input="projection")
     cg = compile_grid(grid, HIDDEN)
-    weights = random_weights(grid, HIDDEN, INPUT, LAYERS, seed=0)
+    weights = random_grid_weights(grid, HIDDEN, INPUT, LAYERS, seed=0)
     shared = compile_grid(dataclasses.replace(grid, memory_input="shared"), HIDDEN)
     x = np.random.default_rng(0).standard_normal(INPUT)
     separate, same = cg.bottom(weights, x), shared.bottom(weights, x)
@@ -309,7 +310,10 @@ def test_a_separate_memory_projection_changes_the_output():
     assert _close(cg.bottom(equal, x)[1], same[1])
 
 
-def test_the_2d_models_keep_their_weights_and_their_placement():
+def test_the_2d_models_keep_their_draws_and_their_placement():
+    # The draws the 2D models had before N-d grids: the projection, then per dimension
+    # and layer the weights N(0, scale^2 / 2d) (biases draw nothing), from one generator.
+    scale = 1.3
     for name, options in [
         ("gridlstm", {}),
         ("gridlstm", {"variant": "stacked"}),
@@ -317,10 +321,24 @@ def test_the_2d_models_keep_their_weights_and_their_placement():
     ]:
         model = grid_model(name, **options)
         for tied in (False, True):
-            old = random_grid_weights(model, HIDDEN, INPUT, LAYERS, tied=tied, seed=5)
-            new = random_weights(model, HIDDEN, INPUT, LAYERS, tied=tied, seed=5)
-            assert old.arrays.keys() == new.arrays.keys()
-            assert all(np.array_equal(old.arrays[k], new.arrays[k]) for k in old.arrays)
+            weights = random_grid_weights(
+                model, HIDDEN, INPUT, LAYERS, tied=tied, scale=scale, seed=5
+            )
+            rng = np.random.default_rng(5)
+            expected = {"input_projection": rng.standard_normal((HIDDEN, INPUT)) / np.sqrt(INPUT)}
+            rows = HIDDEN * (1 if name == "stacked-rnn" else 4)
+            for prefix in ("time", "depth") if name == "gridlstm" else ("time",):
+                for suffix in [""] if tied else [f"_l{j}" for j in range(LAYERS)]:
+                    draw = rng.standard_normal((rows, 2 * HIDDEN))
+                    expected[f"weight_{prefix}{suffix}"] = scale * draw / np.sqrt(2 * HIDDEN)
+            drawn = {k: a for k, a in weights.arrays.items() if not k.startswith("bias")}
+            assert drawn.keys() == expected.keys()
+            assert all(np.array_equal(drawn[k], expected[k]) for k in drawn)
+    # pinned: the default model's draws at seed 5, as committed before the move
+    weights = random_grid_weights(grid_model(), HIDDEN, INPUT, LAYERS, seed=5)
+    assert sum(float(np.sum(a)) for a in weights.arrays.values()) == pytest.approx(
+        7.2759921363110935, rel=1e-14
+    )
     grid = sequence_grid(grid_model())
     assert (grid.time, grid.depth, grid.input, grid.memory_input) == (("T",), ("D",), "D", "zero")
 
@@ -344,3 +362,47 @@ def test_a_grid_must_place_every_dimension_once():
     with pytest.raises(ValueError, match="all be LSTM or all not"):
         relu = grid_nd(("time", "depth"), non_lstm={"depth": "relu"})
         SequenceGrid(relu.block, time=("T",), depth=("D",), shared=(("all", ("T", "D")),))
+
+
+def test_peephole_runs_measure_the_memory_blocks_of_the_grids_they_name():
+    # numeric.gridlstm.flows.peephole_runs: the 2D Grid LSTM without and with peepholes
+    scale, steps = 4.0, 4
+    runs = peephole_runs(HIDDEN, INPUT, LAYERS, steps, scales=(0.0, scale), seed=0)
+    plain = grid_nd()
+    weights = random_grid_weights(plain, HIDDEN, INPUT, LAYERS, seed=0)
+    inputs = random_inputs(steps, INPUT, 0)
+    compiled = compile_grid(plain, HIDDEN)
+    np.testing.assert_array_equal(
+        runs[0.0].time.log10_norm, time_flow(compiled, weights, inputs).log10_norm
+    )
+    np.testing.assert_array_equal(
+        runs[0.0].depth.log10_norm, depth_flow_map(compiled, weights, inputs).log10_norm
+    )
+    # with peepholes: the same weights plus peephole vectors, drawn as documented
+    rng = np.random.default_rng([0, 1])
+    peepholes = {
+        f"peephole_{name}_l{j}": scale * rng.standard_normal(3 * HIDDEN) / np.sqrt(HIDDEN)
+        for name in ("time", "depth")
+        for j in range(LAYERS)
+    }
+    arrays = {**weights.arrays, **peepholes}
+    with_peepholes = dataclasses.replace(weights, arrays=arrays)
+    compiled = compile_grid(grid_nd(peepholes=True), HIDDEN)
+    np.testing.assert_array_equal(
+        runs[scale].time.log10_norm, time_flow(compiled, with_peepholes, inputs).log10_norm
+    )
+    # the memories' own blocks are those of the torch reference's block Jacobian, diagonal
+    _, block_map, _ = _reference(("time", "depth"), {"peepholes": True}, arrays, False)
+    state = [[np.zeros(HIDDEN)] * 2 for _ in range(LAYERS)]
+    for t in range(steps):
+        depth = compiled.bottom(with_peepholes, inputs[t])
+        for j in range(LAYERS):
+            J = _jacobian(lambda u, j=j: block_map(j, u), np.concatenate(state[j] + depth))
+            for name, index in (("time", 1), ("depth", 3)):
+                rows = slice(index * HIDDEN, (index + 1) * HIDDEN)
+                assert _close(J[rows, rows], np.diag(runs[scale].carousel[name][t, j]))
+            params = compiled.block_params(with_peepholes, j)
+            state[j], depth, _ = compiled.block(state[j], depth, params, jacobian=False)
+    # without peepholes each entry is a forget gate, in (0, 1); the peepholes leave it
+    assert all(np.all((c > 0) & (c < 1)) for c in runs[0.0].carousel.values())
+    assert any(np.any((c <= 0) | (c >= 1)) for c in runs[scale].carousel.values())

@@ -1,4 +1,4 @@
-"""Weight files of the 2D grid models: round trips and errors that name the key."""
+"""Weight files of the grids: round trips and errors that name the key."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from numeric.errors import GradproofInputError
 from numeric.gridlstm.compiled import compile_grid
 from numeric.gridlstm.flows import depth_flow_map
-from numeric.gridlstm.models import grid_model
+from numeric.gridlstm.models import grid_model, grid_nd
 from numeric.gridlstm.weight_files import (
     grid_weight_shapes,
     load_grid_weights,
@@ -132,3 +132,56 @@ def test_arrays_given_in_memory_follow_the_file_policy(edit, message):
     with pytest.raises(GradproofInputError) as err:
         load_grid_weights(arrays, grid_model())
     assert str(err.value).startswith(message)
+
+
+# N-dimensional grids: peepholes, a memory projection, dimensions tied together, no input.
+GRIDS = [
+    (("time", "depth"), {"peepholes": True, "memory_input": "projection"}),
+    (("depth", "time", "time2"), {"non_lstm": {"depth": "relu"}, "tied": True}),
+    (("time",), {}),
+    (("depth",), {"non_lstm": {"depth": "tanh"}}),
+]
+
+
+@pytest.mark.parametrize(("dims", "options"), GRIDS)
+def test_n_d_weight_files_round_trip(tmp_path, dims, options):
+    grid = grid_nd(dims, **options)
+    size = INPUT if grid.input is not None else 0
+    weights = random_grid_weights(grid, HIDDEN, size, LAYERS, seed=2)
+    assert set(weights.arrays) == set(grid_weight_shapes(grid, HIDDEN, size, LAYERS))
+    save_grid_weights(tmp_path / "grid.npz", weights)
+    loaded = load_grid_weights(tmp_path / "grid.npz", grid)
+    assert (loaded.hidden, loaded.input_size, loaded.layers) == (HIDDEN, size, LAYERS)
+    assert all(np.array_equal(loaded.arrays[k], v) for k, v in weights.arrays.items())
+
+
+def test_n_d_weight_files_name_what_is_wrong():
+    peephole = grid_nd(peepholes=True, memory_input="projection")
+    arrays = dict(random_grid_weights(peephole, HIDDEN, INPUT, 1, seed=0).arrays)
+    for key, shape in (("peephole_depth_l0", (9,)), ("memory_projection", (3, 2))):
+        broken = {k: v for k, v in arrays.items() if k != key}
+        with pytest.raises(GradproofInputError) as err:
+            load_grid_weights(broken, peephole)
+        assert str(err.value) == f"weights file has no key '{key}'; expected shape {shape}"
+    # the paper's zero memory takes no memory projection, a grid without input no projection
+    with pytest.raises(GradproofInputError, match="unexpected key 'memory_projection'"):
+        load_grid_weights(arrays, grid_nd(peepholes=True))
+    time_only = grid_nd(("time",))
+    no_input = dict(random_grid_weights(time_only, HIDDEN, 0, 2, seed=0).arrays)
+    assert "input_projection" not in no_input
+    with pytest.raises(GradproofInputError, match="unexpected key 'input_projection'"):
+        load_grid_weights({**no_input, "input_projection": np.zeros((HIDDEN, INPUT))}, time_only)
+    for options, message in (
+        ({"input_size": 2}, "--input 2: this grid has no depth dimension, so it reads no input"),
+        ({"hidden": 4}, "--hidden 4 disagrees with the weights file: key 'weight_time_l0'"),
+    ):
+        with pytest.raises(GradproofInputError, match=message):
+            load_grid_weights(no_input, time_only, **options)
+    for weight, message in (
+        (np.zeros((12, 4)), r"key 'weight_time_l0' has shape \(12, 4\), expected \(16, 4\)"),
+        (np.zeros(12), r"key 'weight_time_l0' has shape \(12,\), expected \(G d, 1 d\)"),
+    ):
+        with pytest.raises(GradproofInputError, match=message):
+            load_grid_weights({**no_input, "weight_time_l0": weight}, time_only)
+    with pytest.raises(GradproofInputError, match="--input must be a positive integer, got 0"):
+        random_grid_weights(grid_nd(), HIDDEN, 0, 1)

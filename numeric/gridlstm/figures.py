@@ -26,7 +26,7 @@ from .flows import DepthFlow, depth_flow_map
 from .models import grid_model
 from .weight_files import random_grid_weights
 
-__all__ = ["COMPARED", "MAP_TITLE", "compare_depth_flow", "plot_depth_flow"]
+__all__ = ["COMPARED", "DEPTH_LABEL", "MAP_TITLE", "compare_depth_flow", "plot_depth_flow"]
 
 #: The models of the comparison and their titles.
 COMPARED = {
@@ -41,6 +41,8 @@ MAP_TITLE = (
     "spectral norm of the derivative of the top output at the last step with respect to "
     "the depth input of block (t, l+1), other block inputs fixed"
 )
+#: The label of every panel's depth axis.
+DEPTH_LABEL = "depth level l\n(0 = projected input)"
 
 
 def compare_depth_flow(
@@ -74,14 +76,25 @@ def compare_depth_flow(
 _MAP_HEIGHT, _MAPS_HEIGHT, _HEADER_HEIGHT, _FOOTER_HEIGHT = 1.45, 2.2, 0.7, 0.45
 
 
-def plot_depth_flow(path: str | os.PathLike, maps: Mapping[str, DepthFlow], subtitle: str) -> None:
+def plot_depth_flow(
+    path: str | os.PathLike,
+    maps: Mapping[str, DepthFlow],
+    subtitle: str,
+    *,
+    title: str = MAP_TITLE,
+    depth_label: str = DEPTH_LABEL,
+) -> None:
     """One heat map per model of ``log10 ||dh^D_{T,L}/dh^D_{t,l}||_2``, shared colour scale.
 
     ``maps`` keys are model names of :data:`COMPARED` (or any panel title).
     The maps are stacked, sharing the time axis; each is titled with the
     model and how the gradient changes per layer going down, in words
     (:func:`numeric.gridlstm.flows.depth_decay_phrase`).  Every cell is
-    centred on its integer time step and depth level.
+    centred on its integer time step and depth level.  ``title`` says what
+    the maps draw (above ``subtitle``), ``depth_label`` names their depth
+    axis; any map with a ``(T, L)`` ``log10_norm`` and a ``depth_decay`` in
+    words draws, such as a stacked network's
+    (:class:`numeric.stack_depth.StackDepth`).
 
     Examples
     --------
@@ -111,18 +124,16 @@ def plot_depth_flow(path: str | os.PathLike, maps: Mapping[str, DepthFlow], subt
             extent=(0.5, T + 0.5, -0.5, L - 0.5),
             interpolation="none",
         )
-        title = f"{COMPARED.get(name, name)}: the gradient {maps[name].depth_decay}"
-        ax.set_title(fit_text(title, FIGURE_WIDTH - 1.5, LABEL_PT), fontsize=LABEL_PT)
+        panel = f"{COMPARED.get(name, name)}: the gradient {maps[name].depth_decay}"
+        ax.set_title(fit_text(panel, FIGURE_WIDTH - 1.5, LABEL_PT), fontsize=LABEL_PT)
         style_axes(ax, integer_x=True, integer_y=True)
     axes[-1].set_xlabel("time step t", fontsize=LABEL_PT)
-    fig.supylabel("depth level l\n(0 = projected input)", fontsize=LABEL_PT)
+    fig.supylabel(depth_label, fontsize=LABEL_PT)
     bar = fig.colorbar(image, ax=list(axes))
     bar.set_label(r"$\log_{10}$ spectral norm", fontsize=LABEL_PT)
     bar.ax.tick_params(labelsize=SMALL_PT)
     fig.suptitle(
-        fit_text(
-            f"{MAP_TITLE}\n{subtitle}; a decade is a factor of 10", FIGURE_WIDTH - 0.2, SMALL_PT
-        ),
+        fit_text(f"{title}\n{subtitle}; a decade is a factor of 10", FIGURE_WIDTH - 0.2, SMALL_PT),
         fontsize=SMALL_PT,
     )
     save_figure(fig, path)

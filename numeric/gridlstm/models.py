@@ -127,7 +127,7 @@ def grid_nd(
         Tie the weights across dimensions: all LSTM dimensions share one
         weight set (weight-file name ``lstm``), the non-LSTM dimensions one
         per activation (``relu``, ...).  Tying across layers is a property of
-        the weights (:func:`~numeric.gridlstm.sequence_grids.random_weights`).
+        the weights (:func:`~numeric.gridlstm.weight_files.random_grid_weights`).
     peepholes : bool
         Peephole weights in every LSTM dimension.
     output_form : {"paper", "standard"}

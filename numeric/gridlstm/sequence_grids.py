@@ -14,12 +14,14 @@ step at zero; the output is the input dimension's hidden vector at the top.
 Several dimensions may run along time (TensorFlow's 3D cells carry two) or
 along depth.
 
-Weight files, sizes ``d`` (hidden), ``k`` (input), ``N``
-(dimensions), one array per layer ``l = 0..L-1`` with suffix ``_l{l}``, or
-without the suffix when the layers share their weights:
+Weight files (read, written and drawn by :mod:`numeric.gridlstm.weight_files`),
+sizes ``d`` (hidden), ``k`` (input), ``N`` (dimensions), one array per layer
+``l = 0..L-1`` with suffix ``_l{l}``, or without the suffix when the layers
+share their weights:
 
-* ``input_projection (d, k)``: ``P_h``; ``memory_projection (d, k)``:
-  ``P_m``, only with ``memory_input="projection"``;
+* ``input_projection (d, k)``: ``P_h``, only for a grid with an input (a
+  depth dimension); ``memory_projection (d, k)``: ``P_m``, only with
+  ``memory_input="projection"`` and an LSTM input dimension;
 * per dimension, named by its name (``time``, ``depth``, ...):
   ``weight_{name}`` of ``G d`` rows, ``G = 4`` gates for an LSTM dimension
   in PyTorch's order ``i, f, g, o`` (the paper's ``u, f, c, o``) and ``G =
@@ -28,30 +30,23 @@ without the suffix when the layers share their weights:
   ``bias_{name} (G d)``; with peepholes ``peephole_{name} (3 d)``, the
   diagonal weights of the gates ``i, f, o`` stacked;
 * dimensions tied together (one weight set shared by the dimensions of a
-  group, :attr:`SequenceGrid.shared`) use the group's name instead.
+  group, :attr:`SequenceGrid.shared`) use the group's name instead: for
+  :func:`~numeric.gridlstm.models.grid_nd` with ``tied=True``, ``lstm`` for
+  the LSTM dimensions and the activation (``relu``, ...) for the others.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
-import numpy as np
 import sympy as sp
 
 from symbolic.gridlstm.block import GridBlock
 from symbolic.gridlstm.sequence_models import GridSequenceModel
 from symbolic.gridlstm.transform import PEEPHOLE_READS
 
-from ..errors import GradproofInputError
-from ..weights import _positive
-
-if TYPE_CHECKING:
-    from .weight_files import GridWeights
-
-__all__ = ["MEMORY_INPUTS", "SequenceGrid", "random_weights", "sequence_grid"]
+__all__ = ["MEMORY_INPUTS", "SequenceGrid", "sequence_grid"]
 
 #: What the input dimension's memory is below the first layer.
 MEMORY_INPUTS = {
@@ -230,56 +225,3 @@ def sequence_grid(model: GridSequenceModel | SequenceGrid) -> SequenceGrid:
     ('D',)
     """
     return model if isinstance(model, SequenceGrid) else _from_model(model)
-
-
-def random_weights(
-    model: GridSequenceModel | SequenceGrid,
-    hidden: int,
-    input_size: int,
-    layers: int,
-    *,
-    tied: bool = False,
-    scale: float = 1.0,
-    forget_bias: float = 1.0,
-    seed: int = 0,
-) -> GridWeights:
-    """Random weights at a given scale, drawn key by key in :meth:`SequenceGrid.weight_shapes` order.
-
-    Projections are ``N(0, 1/k)``; every weight entry ``N(0, scale^2 / c)``
-    with ``c`` its column count (the fan-in), every peephole entry
-    ``N(0, scale^2 / d)``; biases are zero except the forget gates',
-    ``forget_bias``.  For the 2D models these are the draws of
-    :func:`numeric.gridlstm.weight_files.random_grid_weights`.
-
-    Examples
-    --------
-    >>> from numeric.gridlstm.models import grid_nd
-    >>> grid = grid_nd(("time", "depth", "depth2"), non_lstm={"depth2": "relu"})
-    >>> w = random_weights(grid, hidden=2, input_size=3, layers=2, seed=1)
-    >>> w.layer("weight_depth2", 1).shape, float(w.layer("bias_time", 0)[2])
-    ((2, 6), 1.0)
-    """
-    # Imported here: the weight files' module reads a grid's keys from this one.
-    from .weight_files import GridWeights
-
-    grid = sequence_grid(model)
-    hidden = _positive(hidden, "--hidden")
-    input_size = _positive(input_size, "--input")
-    layers = _positive(layers, "--layers")
-    if not (math.isfinite(scale) and scale > 0):
-        raise GradproofInputError(f"--scale must be a positive number, got {scale}")
-    rng = np.random.default_rng(seed)
-    arrays = {}
-    for key, shape in grid.weight_shapes(hidden, input_size, layers, tied).items():
-        if key.endswith("projection"):
-            arrays[key] = rng.standard_normal(shape) / np.sqrt(input_size)
-        elif key.startswith("weight"):
-            arrays[key] = scale * rng.standard_normal(shape) / np.sqrt(shape[1])
-        elif key.startswith("peephole"):
-            arrays[key] = scale * rng.standard_normal(shape) / np.sqrt(hidden)
-        else:
-            bias = np.zeros(shape)
-            if shape[0] == 4 * hidden:
-                bias[hidden : 2 * hidden] = forget_bias
-            arrays[key] = bias
-    return GridWeights(hidden, input_size, layers, tied, arrays)

@@ -1,15 +1,19 @@
-"""Weight files of the 2D grid models: their shapes, random weights, loading and saving.
+"""Weight files of the grids: their keys and shapes, random weights, loading and saving.
 
-Weight files (``.npz``, or ``.pt``/``.pth`` saved with ``torch.save``, read
-by :func:`numeric.loading.load_state_dict`): ``input_projection (d, k)``; per layer
-``l = 0..L-1``: ``weight_time_l{l} (4d, 2d)``, ``bias_time_l{l} (4d)``,
-``weight_depth_l{l} (4d, 2d)``, ``bias_depth_l{l} (4d)``; tied weights use
-the same names without ``_l{l}``.  Gate rows are in PyTorch's order
-``i, f, g, o`` (the paper's ``u, f, c, o``), columns ``[h^time; h^depth]``;
-in the stacked reading the columns are the vectors each dimension reads, in
-order: time ``[h^time; m^depth]``, depth ``[new h^time; h^depth]``.
-The stacked models of the comparison use the ``time`` arrays only (the tanh
-RNN with one gate, ``(d, 2d)``); their depth dimension copies ``h`` up.
+A file (``.npz``, or ``.pt``/``.pth`` saved with ``torch.save``, read by
+:func:`numeric.loading.load_state_dict`) holds the arrays of one grid, keyed
+as :mod:`numeric.gridlstm.sequence_grids` documents: the input projections
+``input_projection (d, k)`` and, with a separate memory projection,
+``memory_projection (d, k)``; per dimension name and layer ``l`` (suffix
+``_l{l}``, none for weights tied across layers) ``weight_{name}``,
+``bias_{name}`` and, with peepholes, ``peephole_{name}``.  The 2D models'
+files are those of their two dimensions, ``time`` and ``depth``, gate rows in
+PyTorch's order ``i, f, g, o`` (the paper's ``u, f, c, o``), columns
+``[h^time; h^depth]``; in the stacked reading the columns are the vectors
+each dimension reads, in order: time ``[h^time; m^depth]``, depth ``[new
+h^time; h^depth]``.  The stacked models of the comparison use the ``time``
+arrays only (the tanh RNN with one gate, ``(d, 2d)``); their depth
+dimension copies ``h`` up.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from symbolic.gridlstm.sequence_models import GridSequenceModel
 
 from ..errors import GradproofInputError
 from ..loading import load_state_dict, real_array
+from .sequence_grids import SequenceGrid, sequence_grid
 
 __all__ = [
     "GridWeights",
@@ -35,51 +40,33 @@ __all__ = [
     "save_grid_weights",
 ]
 
-#: The weight-file name of each dimension's arrays.
-_PREFIX = {"T": "time", "D": "depth"}
-
-
-def _gates(model: GridSequenceModel, label: str) -> int:
-    return 4 if model.block.dimension(label).has_memory else 1
-
-
-def _file_dimensions(model: GridSequenceModel) -> tuple[str, ...]:
-    """Dimensions whose weights come from the file (a copy-up dimension has none)."""
-    return tuple(
-        label
-        for label, refs in model.block.reads
-        if not (model.block.dimension(label).kind == "identity" and len(refs) == 1)
-    )
-
 
 def grid_weight_shapes(
-    model: GridSequenceModel, hidden: int, input_size: int, layers: int, tied: bool = False
+    model: GridSequenceModel | SequenceGrid,
+    hidden: int,
+    input_size: int,
+    layers: int,
+    tied: bool = False,
 ) -> dict[str, tuple[int, ...]]:
-    """Every key of a weight file and its shape.
+    """Every key of a weight file and its shape (:meth:`SequenceGrid.weight_shapes`).
 
     Examples
     --------
-    >>> from numeric.gridlstm import grid_model
+    >>> from numeric.gridlstm import grid_model, grid_nd
     >>> shapes = grid_weight_shapes(grid_model(), hidden=3, input_size=2, layers=2)
     >>> shapes["input_projection"], shapes["weight_time_l1"], shapes["bias_depth_l0"]
     ((3, 2), (12, 6), (12,))
     >>> sorted(grid_weight_shapes(grid_model(), 3, 2, 2, tied=True))
     ['bias_depth', 'bias_time', 'input_projection', 'weight_depth', 'weight_time']
+    >>> sorted(grid_weight_shapes(grid_nd(("time",), peepholes=True), 3, 2, 1, tied=True))
+    ['bias_time', 'peephole_time', 'weight_time']
     """
-    shapes: dict[str, tuple[int, ...]] = {"input_projection": (hidden, input_size)}
-    suffixes = [""] if tied else [f"_l{j}" for j in range(layers)]
-    for label in _file_dimensions(model):
-        rows = _gates(model, label) * hidden
-        reads = len(dict(model.block.reads)[label])
-        for suffix in suffixes:
-            shapes[f"weight_{_PREFIX[label]}{suffix}"] = (rows, reads * hidden)
-            shapes[f"bias_{_PREFIX[label]}{suffix}"] = (rows,)
-    return shapes
+    return sequence_grid(model).weight_shapes(hidden, input_size, layers, tied)
 
 
 @dataclass(frozen=True)
 class GridWeights:
-    """Validated weights of a 2D grid model, by weight-file key."""
+    """Validated weights of a grid, by weight-file key; ``input_size`` 0 for a grid without input."""
 
     hidden: int
     input_size: int
@@ -99,7 +86,7 @@ def _positive(value: int, flag: str) -> int:
 
 
 def random_grid_weights(
-    model: GridSequenceModel,
+    model: GridSequenceModel | SequenceGrid,
     hidden: int,
     input_size: int,
     layers: int,
@@ -109,32 +96,39 @@ def random_grid_weights(
     forget_bias: float = 1.0,
     seed: int = 0,
 ) -> GridWeights:
-    """Random weights at a given scale, the same for every model.
+    """Random weights at a given scale, drawn key by key in :func:`grid_weight_shapes` order.
 
-    Every weight entry is ``N(0, scale^2 / (2d))`` (fan-in ``2d``), the
-    projection ``N(0, 1/k)``; biases are zero except the forget gates',
-    ``forget_bias`` (LSTM dimensions).  Models compared at one ``scale`` and
-    ``seed`` thus have weights of matched scale.
+    Projections are ``N(0, 1/k)``; every weight entry ``N(0, scale^2 / c)``
+    with ``c`` its column count (the fan-in: ``2d`` in 2D), every peephole
+    entry ``N(0, scale^2 / d)``; biases are zero except the forget gates',
+    ``forget_bias``.  Models compared at one ``scale`` and ``seed`` thus have
+    weights of matched scale.  A grid without input takes ``input_size`` 0.
 
     Examples
     --------
-    >>> from numeric.gridlstm import grid_model
+    >>> from numeric.gridlstm import grid_model, grid_nd
     >>> w = random_grid_weights(grid_model(), hidden=2, input_size=3, layers=2, seed=1)
     >>> w.layer("weight_depth", 1).shape, float(w.layer("bias_time", 0)[2])
     ((8, 4), 1.0)
+    >>> grid = grid_nd(("time", "depth", "depth2"), non_lstm={"depth2": "relu"})
+    >>> random_grid_weights(grid, 2, 3, 2).layer("weight_depth2", 1).shape
+    (2, 6)
     """
     hidden = _positive(hidden, "--hidden")
-    input_size = _positive(input_size, "--input")
+    if sequence_grid(model).input is not None or input_size != 0:  # 0: a grid without input
+        input_size = _positive(input_size, "--input")
     layers = _positive(layers, "--layers")
     if not (math.isfinite(scale) and scale > 0):
         raise GradproofInputError(f"--scale must be a positive number, got {scale}")
     rng = np.random.default_rng(seed)
     arrays = {}
     for key, shape in grid_weight_shapes(model, hidden, input_size, layers, tied).items():
-        if key == "input_projection":
+        if key.endswith("projection"):
             arrays[key] = rng.standard_normal(shape) / np.sqrt(input_size)
         elif key.startswith("weight"):
             arrays[key] = scale * rng.standard_normal(shape) / np.sqrt(shape[1])
+        elif key.startswith("peephole"):
+            arrays[key] = scale * rng.standard_normal(shape) / np.sqrt(hidden)
         else:
             bias = np.zeros(shape)
             if shape[0] == 4 * hidden:
@@ -161,49 +155,49 @@ def save_grid_weights(path: str | os.PathLike, weights: GridWeights) -> None:
 
 def load_grid_weights(
     path_or_arrays: str | os.PathLike | Mapping[str, np.ndarray],
-    model: GridSequenceModel,
+    model: GridSequenceModel | SequenceGrid,
     *,
     layers: int | None = None,
     hidden: int | None = None,
     input_size: int | None = None,
     tied: bool = False,
 ) -> GridWeights:
-    """Read and validate a weight file; sizes come from the file.
+    """Read and validate a weight file of a grid; sizes come from the file.
 
-    ``layers`` is required for tied weights; any size given that disagrees
-    with the file is an error, as is a missing, unexpected or misshapen key.
+    The keys are :func:`grid_weight_shapes`' (documented in
+    :mod:`numeric.gridlstm.sequence_grids`): ``input_projection`` only for a
+    grid with an input, and the hidden size read off it, or else off the
+    first dimension's weights.  ``layers`` is required for tied weights; any
+    size given that disagrees with the file is an error, as is a missing,
+    unexpected or misshapen key.
 
     Examples
     --------
-    >>> from numeric.gridlstm import grid_model
+    >>> from numeric.gridlstm import grid_model, grid_nd
     >>> w = random_grid_weights(grid_model(), 2, 1, 2)
     >>> load_grid_weights(dict(w.arrays), grid_model(), layers=3)
     Traceback (most recent call last):
     ...
     numeric.errors.GradproofInputError: --layers 3 disagrees with the weights file, which has 2 layers (weight_time_l0..weight_time_l1)
+    >>> time_only = grid_nd(("time",))
+    >>> w = load_grid_weights(dict(random_grid_weights(time_only, 3, 0, 2).arrays), time_only)
+    >>> w.hidden, w.input_size, w.layers
+    (3, 0, 2)
     """
+    grid = sequence_grid(model)
     if isinstance(path_or_arrays, Mapping):
         arrays = {k: real_array(v, f"key {k!r}") for k, v in path_or_arrays.items()}
     else:
         arrays = load_state_dict(path_or_arrays)
-    if "input_projection" not in arrays:
+    if grid.input is not None:
+        d_file, k_file = _projection_sizes(arrays, hidden, input_size)
+    elif input_size is not None:
         raise GradproofInputError(
-            "weights file has no key 'input_projection'; expected shape (d, k) = (hidden, input)"
+            f"--input {input_size}: this grid has no depth dimension, so it reads no input; "
+            "drop --input"
         )
-    proj = arrays["input_projection"]
-    if proj.ndim != 2 or 0 in proj.shape:
-        raise GradproofInputError(
-            f"key 'input_projection' has shape {proj.shape}, expected (d, k) = (hidden, input) "
-            "with both sizes >= 1"
-        )
-    d_file, k_file = proj.shape
-    for flag, given, actual in (("--hidden", hidden, d_file), ("--input", input_size, k_file)):
-        if given is not None and given != actual:
-            raise GradproofInputError(
-                f"{flag} {given} disagrees with the weights file: key 'input_projection' "
-                f"has shape {proj.shape}"
-            )
-    first = f"weight_{_PREFIX[_file_dimensions(model)[0]]}"
+    label = next(x for x in grid.dimensions if grid.array_name(x) is not None)
+    first = f"weight_{grid.array_name(label)}"
     if tied:
         if f"{first}_l0" in arrays:
             raise GradproofInputError(
@@ -228,7 +222,17 @@ def load_grid_weights(
                 f"layers ({first}_l0..{first}_l{len(found) - 1})"
             )
         layers = len(found)
-    expected = grid_weight_shapes(model, d_file, k_file, layers, tied)
+    if grid.input is None:
+        key = first if tied else f"{first}_l0"
+        if key not in arrays:
+            raise GradproofInputError(f"weights file has no key {key!r}")
+        d_file, k_file = _weight_hidden(arrays[key], key, len(dict(grid.block.reads)[label])), 0
+        if hidden is not None and hidden != d_file:
+            raise GradproofInputError(
+                f"--hidden {hidden} disagrees with the weights file: key {key!r} has shape "
+                f"{arrays[key].shape}"
+            )
+    expected = grid_weight_shapes(grid, d_file, k_file, layers, tied)
     for key, shape in expected.items():
         if key not in arrays:
             raise GradproofInputError(f"weights file has no key {key!r}; expected shape {shape}")
@@ -242,3 +246,39 @@ def load_grid_weights(
             f"weights file has unexpected key {extra[0]!r}; expected only {', '.join(expected)}"
         )
     return GridWeights(d_file, k_file, layers, tied, arrays)
+
+
+def _projection_sizes(
+    arrays: Mapping[str, np.ndarray], hidden: int | None, input_size: int | None
+) -> tuple[int, int]:
+    """``(d, k)`` read off ``input_projection``, checked against the sizes given."""
+    if "input_projection" not in arrays:
+        raise GradproofInputError(
+            "weights file has no key 'input_projection'; expected shape (d, k) = (hidden, input)"
+        )
+    proj = arrays["input_projection"]
+    if proj.ndim != 2 or 0 in proj.shape:
+        raise GradproofInputError(
+            f"key 'input_projection' has shape {proj.shape}, expected (d, k) = (hidden, input) "
+            "with both sizes >= 1"
+        )
+    for flag, given, actual in (
+        ("--hidden", hidden, proj.shape[0]),
+        ("--input", input_size, proj.shape[1]),
+    ):
+        if given is not None and given != actual:
+            raise GradproofInputError(
+                f"{flag} {given} disagrees with the weights file: key 'input_projection' "
+                f"has shape {proj.shape}"
+            )
+    return proj.shape
+
+
+def _weight_hidden(weight: np.ndarray, key: str, reads: int) -> int:
+    """The hidden size ``d`` of a dimension's weight array, ``reads d`` columns."""
+    if weight.ndim != 2 or weight.shape[1] == 0 or weight.shape[1] % reads:
+        raise GradproofInputError(
+            f"key {key!r} has shape {weight.shape}, expected (G d, {reads} d): a block of d "
+            f"columns for each of the {reads} vectors the dimension reads, d >= 1"
+        )
+    return weight.shape[1] // reads

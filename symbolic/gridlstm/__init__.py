@@ -98,6 +98,10 @@ FAMILY = CellFamily(
         "bias_time_l{l} (4d,), weight_depth_l{l} (4d, 2d), bias_depth_l{l} (4d,) (with --tied, "
         "the same names without _l{l}); gate rows i, f, g, o (the paper's u, f, c, o), "
         "columns [h^time; h^depth] (in the stacked reading: time columns [h^time; m^depth], "
-        "depth columns [new h^time; h^depth])"
+        "depth columns [new h^time; h^depth]); grids built with --dims name their weights "
+        "per dimension NAME: weight_NAME_l{l} (4d, N d) for an LSTM dimension or (d, N d) for "
+        "another, bias_NAME_l{l}, with --peepholes peephole_NAME_l{l} (3d,), with --tied-dims "
+        "one group name instead of NAME, memory_projection (d, k) with --memory-input "
+        "projection, and no input_projection without a depth dimension"
     ),
 )
