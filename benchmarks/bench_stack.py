@@ -22,7 +22,8 @@ import json
 import time
 
 from numeric.flow import gradient_flow
-from numeric.lyapunov import log10_singular_values, lyapunov_exponents
+from numeric.lyapunov import lyapunov_exponents
+from numeric.singular_values import log10_singular_values
 from numeric.stack import torch_stack
 from numeric.stack_depth import time_depth_map
 from numeric.weights import random_inputs, random_state_dict

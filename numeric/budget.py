@@ -13,6 +13,10 @@ state of ``N`` numbers, ``M`` inputs per step and ``P`` parameters holds
 
 all in float64, 8 bytes a number.  A step costs one ``N x N`` by ``N x N``
 product, ``2 N^3`` floating-point operations, plus fixed work in Python.
+The spectra of ``flow --spectrum K`` (:func:`spectrum_cost`) cost about
+:data:`SPECTRUM_OPS` ``N^3`` a step more, and hold ``T K`` numbers; the
+time-by-layer map of a stacked network (:func:`stack_map_cost`) holds its
+``T + 1`` states.
 The time is a lower bound: the rates below (:data:`FLOPS`,
 :data:`STEP_SECONDS`, :data:`RUN_SECONDS`) are about four times faster
 than measured on a 2-core machine, so a run is refused only when even that
@@ -39,6 +43,8 @@ __all__ = [
     "depth_map_cost",
     "describe_seconds",
     "flow_cost",
+    "spectrum_cost",
+    "stack_map_cost",
 ]
 
 #: Numbers kept per step besides the inputs: the norms and their copies, checkpoints, and the
@@ -51,6 +57,12 @@ MATRIX_COPIES = 4
 #: Bytes of step Jacobians built at once: :data:`numeric.flow.CHUNK_BYTES` (the tests keep
 #: them equal; this module imports nothing heavy, so that loaders can use it).
 CHUNK_BYTES = 16 * 2**20
+#: Floating-point operations per step of the singular values, in units of ``N^3``: a QR
+#: (4/3), two ``N x N`` products (2 + 2) and a values-only SVD (8/3) of size ``N``.
+SPECTRUM_OPS = 8.0
+#: Numbers kept per entry of the ``T x K`` singular values: the array, the JSON's pieces and
+#: text (about 18 measured with --json).
+WORDS_PER_ENTRY = 24
 #: Bytes kept per run of a sweep (its rate, bound and their copies).
 RUN_BYTES = 64
 #: Floating-point operations per second, an upper bound for 2 cores.
@@ -110,6 +122,46 @@ def flow_cost(steps: int, state: int, inputs: int, params: int, runs: int = 1) -
     )
     step = STEP_SECONDS + 2 * state**3 / FLOPS
     return Cost(per_run + RUN_BYTES * runs, runs * (RUN_SECONDS + steps * step))
+
+
+def spectrum_cost(steps: int, state: int, count: int) -> Cost:
+    """The extra cost of ``flow --spectrum K``: ``K`` singular values for every k, ``K`` exponents.
+
+    The singular values (:func:`numeric.singular_values.log10_singular_values`)
+    carry ``N x N`` factors through a QR, two products and an SVD each step;
+    the Lyapunov exponents (:func:`numeric.lyapunov.lyapunov_exponents`) an
+    ``N x K`` basis through one product and a QR; both rebuild the step
+    Jacobians chunk by chunk, as the flow does.
+
+    Examples
+    --------
+    >>> cost = spectrum_cost(1000, 256, 8)
+    >>> describe_bytes(cost.bytes), describe_seconds(cost.seconds)
+    ('23.6 MB', '6.87 seconds')
+    """
+    steps, state, count = map(float, (steps, state, count))
+    kept = 8 * (steps * count * WORDS_PER_ENTRY + (6 + MATRIX_COPIES) * state**2)
+    ops = SPECTRUM_OPS * state**3 + 2 * state**2 * count + 4 * state * count**2
+    return Cost(kept + CHUNK_BYTES, steps * (2 * STEP_SECONDS + ops / FLOPS))
+
+
+def stack_map_cost(steps: int, state: int, layers: int, hidden: int) -> Cost:
+    """The cost of a stacked network's time-by-layer map (:func:`numeric.stack_depth.time_depth_map`).
+
+    It keeps the ``T + 1`` stacked states and the ``T x L`` map, and on the
+    way back multiplies a ``hidden x n`` adjoint by each layer's ``n x n``
+    step Jacobian, ``n = state / layers``.
+
+    Examples
+    --------
+    >>> cost = stack_map_cost(1000, 256, 2, 64)
+    >>> describe_bytes(cost.bytes), cost.seconds < 1
+    ('52.4 MB', True)
+    """
+    steps, state, layers, hidden = map(float, (steps, state, layers, hidden))
+    kept = 8 * steps * (state + 2 * layers)
+    step = layers * (STEP_SECONDS + 2 * hidden * (state / layers) ** 2 / FLOPS)
+    return Cost(kept + 3 * CHUNK_BYTES, steps * step)
 
 
 def depth_map_cost(steps: int, layers: int, hidden: int, block: int) -> Cost:

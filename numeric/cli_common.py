@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import sys
 from typing import TYPE_CHECKING
 
 from symbolic.registry import CellFamily, family, family_names
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACTIVATION_NAMES",
+    "BLAS_THREADS",
     "CELL_HELP",
     "CELL_OPTIONS",
     "DEFAULT_RANDOM",
@@ -45,9 +48,11 @@ __all__ = [
     "compiled",
     "default_note",
     "flags_describe",
+    "limit_blas_threads",
     "lookup",
     "parse_sizes",
     "random_sizes",
+    "random_torch_state",
     "random_weights",
     "seed_of",
 ]
@@ -99,7 +104,7 @@ def chosen_options(fam: CellFamily, args: argparse.Namespace) -> dict[str, str]:
 
 
 #: Random-weight options of cells with a PyTorch layout, and their defaults.
-DEFAULT_RANDOM = {"hidden": 32, "input": 4, "scale": 1.0, "init": "gaussian"}
+DEFAULT_RANDOM = {"hidden": 32, "input": 4, "layers": 1, "scale": 1.0, "init": "gaussian"}
 #: Horizon T of ``gradproof flow`` without ``--inputs`` or ``--steps``.
 FLOW_STEPS = 100
 #: Defaults of ``gradproof flow gridlstm`` (its random weights, inputs and form).
@@ -207,7 +212,7 @@ def check_numbers(args: argparse.Namespace) -> None:
     ...
     numeric.errors.GradproofInputError: --steps must be a positive integer, got -3
     """
-    for name in ("steps", "hidden", "input", "layers"):
+    for name in ("steps", "hidden", "input", "layers", "spectrum"):
         value = getattr(args, name, None)
         if value is not None and value < 1:
             raise GradproofInputError(f"--{name} must be a positive integer, got {value}")
@@ -256,17 +261,20 @@ def random_sizes(fam: CellFamily, cell: Cell, args: argparse.Namespace) -> tuple
     >>> fam = lookup("lstm")
     >>> random_sizes(fam, fam.build(), argparse.Namespace(hidden=10, input=3))
     (20, 3, 600)
+    >>> random_sizes(fam, fam.build(), argparse.Namespace(hidden=10, input=3, layers=2))
+    (40, 3, 1480)
     >>> fam = lookup("symbolic.rnn:elman_rnn")
     >>> random_sizes(fam, fam.build(), argparse.Namespace(size=["n=5", "m=2"]))
     (5, 2, 40)
     """
     if fam.layout is not None:  # a PyTorch layout: every state vector has the hidden size
-        H, M = (
-            DEFAULT_RANDOM[k] if getattr(args, k) is None else getattr(args, k)
-            for k in ("hidden", "input")
+        H, M, L = (
+            DEFAULT_RANDOM[k] if getattr(args, k, None) is None else getattr(args, k)
+            for k in ("hidden", "input", "layers")
         )
         G = len(fam.layout.gates)
-        return len(cell.state) * H, M, G * H * (H + M + 2)
+        # layer 0 reads the M inputs, each layer above the H outputs of the one below
+        return L * len(cell.state) * H, M, G * H * (H + M + 2) + (L - 1) * G * H * (2 * H + 2)
     import sympy as sp
 
     from .weights import param_shapes
@@ -288,26 +296,42 @@ def random_weights(
     fam: CellFamily, cell: Cell, args: argparse.Namespace, scale: float, seed: int
 ) -> dict[str, np.ndarray]:
     """Random parameters: PyTorch-shaped for a family with a layout, else by name."""
-    from .weights import random_params, random_state_dict, torch_weights
+    from .weights import random_params, torch_weights
 
     if fam.layout is None:
-        torch_only = [f"--{k}" for k in ("hidden", "input", "init") if getattr(args, k) is not None]
+        torch_only = [
+            f"--{k}"
+            for k in ("hidden", "input", "init", "layers")
+            if getattr(args, k, None) is not None
+        ]
         if torch_only:
             raise GradproofInputError(
                 f"{flags_describe(torch_only)} PyTorch weights; {args.cell} is keyed by "
                 "parameter names: give its sizes with --size NAME=N"
             )
         return random_params(cell, parse_sizes(args.size), scale, seed)
-    if args.size:
+    return torch_weights(random_torch_state(fam, args, scale, seed), fam.name, cell=cell).params
+
+
+def random_torch_state(
+    fam: CellFamily, args: argparse.Namespace, scale: float, seed: int
+) -> dict[str, np.ndarray]:
+    """A random PyTorch ``state_dict`` of ``--hidden``, ``--input``, ``--init``, ``--layers``.
+
+    Unsuffixed names for one layer, ``_lK`` names for several
+    (:func:`numeric.weights.random_state_dict`).
+    """
+    from .weights import random_state_dict
+
+    if getattr(args, "size", None):
         raise GradproofInputError(
             f"--size is for cells keyed by parameter names; {args.cell} takes --hidden and --input"
         )
-    hidden, input_size, init = (
-        DEFAULT_RANDOM[k] if getattr(args, k) is None else getattr(args, k)
-        for k in ("hidden", "input", "init")
+    hidden, input_size, init, layers = (
+        DEFAULT_RANDOM[k] if getattr(args, k, None) is None else getattr(args, k)
+        for k in ("hidden", "input", "init", "layers")
     )
-    state = random_state_dict(fam.name, hidden, input_size, scale, seed, init)
-    return torch_weights(state, fam.name, cell=cell).params
+    return random_state_dict(fam.name, hidden, input_size, scale, seed, init, layers)
 
 
 def compiled(cell: Cell, params: dict[str, np.ndarray]) -> CompiledCell:
@@ -323,6 +347,36 @@ def compiled(cell: Cell, params: dict[str, np.ndarray]) -> CompiledCell:
         raise GradproofInputError(
             f"cannot read every size of {cell.name!r} off the weights: {exc}"
         ) from None
+
+
+#: Environment variables that set the threads of NumPy's BLAS (OpenBLAS, MKL, BLIS, OpenMP).
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS", "OMP_NUM_THREADS")
+
+
+def limit_blas_threads() -> None:
+    """Run NumPy's BLAS on one thread, unless the user set a number of threads.
+
+    The flow multiplies one ``N x N`` matrix after another; with several
+    BLAS threads on a machine whose cores are busy, each product waits for
+    threads that are not running (a 2-layer LSTM of hidden size 64 took 65
+    seconds instead of 5 on two shared cores).  One thread loses at most the
+    number of cores on an idle machine, so it is the default; setting any of
+    :data:`BLAS_THREADS` (``OPENBLAS_NUM_THREADS=2 gradproof flow ...``)
+    chooses otherwise.  Takes effect only before NumPy is first imported,
+    which ``gradproof`` does after reading its arguments.
+
+    Examples
+    --------
+    >>> import numpy  # here NumPy is loaded: nothing changes
+    >>> before = dict(os.environ)
+    >>> limit_blas_threads()
+    >>> dict(os.environ) == before
+    True
+    """
+    if "numpy" in sys.modules or any(name in os.environ for name in BLAS_THREADS):
+        return
+    for name in BLAS_THREADS:
+        os.environ[name] = "1"
 
 
 def flags_describe(flags: list[str]) -> str:

@@ -35,6 +35,7 @@ from .cli_common import (
     flags_describe,
     lookup,
     random_sizes,
+    random_torch_state,
     random_weights,
     seed_of,
 )
@@ -46,7 +47,14 @@ if TYPE_CHECKING:
 
     from symbolic.cells import Cell
 
-__all__ = ["add_flow_parser", "add_params_parser"]
+    from .compile import CompiledCell
+    from .stack import StackedCell
+
+__all__ = [
+    "add_flow_parser",
+    "add_params_parser",
+    "run_flow",
+]
 
 
 def add_flow_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -72,11 +80,35 @@ def add_flow_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     parser.add_argument(
         "--weights",
         metavar="FILE",
-        help="weights as .npz (or .pt/.pth with torch): a PyTorch state_dict, or keyed by "
-        "parameter names (see gradproof params CELL)",
+        help="weights as .npz (or .pt/.pth with torch): a PyTorch state_dict, a module's or a "
+        "whole model's, or keyed by parameter names (see gradproof params CELL)",
     )
     parser.add_argument(
-        "--layer", type=int, metavar="K", help="layer K of a multi-layer module (_lK names)"
+        "--layer",
+        type=int,
+        metavar="K",
+        help="layer K alone of a multi-layer module (_lK names); without it, a multi-layer "
+        "module is measured whole, as one stacked network",
+    )
+    parser.add_argument(
+        "--module",
+        metavar="NAME",
+        help="the recurrent module of a whole model's state_dict to measure, by its path "
+        "(rnn, encoder.rnn); needed only where the file holds several of the cell's type",
+    )
+    parser.add_argument(
+        "--direction",
+        choices=("forward", "reverse"),
+        help="the direction of a bidirectional module (reverse: its _reverse weights, reading "
+        "the inputs last to first, as the module does)",
+    )
+    parser.add_argument(
+        "--spectrum",
+        type=int,
+        metavar="K",
+        help="also the K largest singular values of ds_T/ds_{T-k} for every k (log10) and the "
+        "K leading Lyapunov exponents (QR method, natural log per step), with the largest "
+        "checked against ln B where the cell declares a step bound B",
     )
     parser.add_argument(
         "--scale",
@@ -117,7 +149,9 @@ def add_flow_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
         "--layers",
         type=int,
         metavar="L",
-        help=f"gridlstm: layers L (default {GRIDLSTM_DEFAULTS['layers']})",
+        help="random weights: L layers; rnn, lstm and gru stacked as PyTorch's num_layers, "
+        "measured as one network "
+        f"({default_note(DEFAULT_RANDOM['layers'], GRIDLSTM_DEFAULTS['layers'])})",
     )
     parser.add_argument(
         "--tied", action="store_true", help="gridlstm: one weight set for all layers"
@@ -173,7 +207,12 @@ def run_params(args: argparse.Namespace) -> int:
             *((key, "(H,)") for key in vectors.values()),
         ):
             print(f"  {key:<10} {shape}")
-        print("multi-layer modules suffix _lK (choose one with --layer K); the cell reads")
+        print(
+            "multi-layer modules suffix _lK: all layers are measured as one stacked network, "
+            "one alone with --layer K;\na whole model's keys carry the module's path "
+            "(rnn.weight_hh_l0): choose a module with --module NAME,\na bidirectional one's "
+            "direction (_reverse keys) with --direction; the cell reads"
+        )
         for name, terms in fam.layout.params.items():
             parts = " + ".join(f"{tensor}[{gate}]" for tensor, gate in terms)
             print(f"  {name} = {parts}")
@@ -195,31 +234,73 @@ def run_params(args: argparse.Namespace) -> int:
 
 
 def _shrink(fam: CellFamily, args: argparse.Namespace) -> str:
-    """What to lower when a run is too large: the options that set its sizes."""
+    """What to lower when a run is too large: the options that set its sizes.
+
+    Examples
+    --------
+    >>> args = argparse.Namespace(inputs=None, weights=None, layers=2, spectrum=4)
+    >>> _shrink(lookup("gru"), args)
+    'lower --steps, --hidden, --input, --layers or --spectrum'
+    """
     parts = ["--steps" if args.inputs is None else "the steps in --inputs"]
     if args.weights is None:
-        parts.append("--hidden or --input" if fam.layout is not None else "--size")
-    return "lower " + ", ".join(parts)
+        parts += ["--hidden", "--input"] if fam.layout is not None else ["--size"]
+        if args.layers is not None:
+            parts.append("--layers")
+    if args.spectrum is not None:
+        parts.append("--spectrum")
+    return "lower " + (f"{', '.join(parts[:-1])} or {parts[-1]}" if len(parts) > 1 else parts[0])
 
 
-def _weights(fam: CellFamily, cell: Cell, args: argparse.Namespace) -> dict[str, np.ndarray]:
+#: Options that pick weights out of a PyTorch file.
+_FILE_OPTIONS = ("layer", "module", "direction")
+
+
+def _torch_network(state, fam: CellFamily, cell: Cell, args: argparse.Namespace):
+    from .state_dicts import torch_network
+
+    options = chosen_options(fam, args)
+    return torch_network(
+        state,
+        fam.name,
+        cell,
+        options,
+        module=args.module,
+        direction=args.direction,
+        layer=args.layer,
+    )
+
+
+def _network(
+    fam: CellFamily, cell: Cell, args: argparse.Namespace
+) -> tuple[CompiledCell | StackedCell, dict[str, np.ndarray]]:
+    """The network measured and its parameters: a compiled cell, or a stack (parameters ``{}``)."""
     from .budget import check_cost, flow_cost
     from .loading import load_state_dict
-    from .weights import named_params, torch_weights
+    from .weights import named_params
 
     if args.weights is None:
-        if args.layer is not None:
-            raise GradproofInputError("--layer selects a layer of --weights; pass --weights too")
+        chosen = [f"--{k}" for k in _FILE_OPTIONS if getattr(args, k) is not None]
+        if chosen:
+            verb = "selects" if len(chosen) == 1 else "select"
+            raise GradproofInputError(
+                f"{', '.join(chosen)} {verb} weights in --weights; pass --weights too"
+            )
         state, inputs, numbers = random_sizes(fam, cell, args)
         steps = 1 if args.inputs is not None else args.steps  # the inputs' steps: once read
         what = f"a flow over {steps} steps" if args.inputs is None else "a flow"
         cost = flow_cost(steps, state, inputs, numbers)
         check_cost(cost, f"{what} with a state of {state} numbers", _shrink(fam, args))
         scale = DEFAULT_RANDOM["scale"] if args.scale is None else args.scale
-        return random_weights(fam, cell, args, scale, seed_of(args))
+        if fam.layout is not None:
+            return _torch_network(
+                random_torch_state(fam, args, scale, seed_of(args)), fam, cell, args
+            )
+        params = random_weights(fam, cell, args, scale, seed_of(args))
+        return compiled(cell, params), params
     random_flags = [
         f"--{k}"
-        for k in ("hidden", "input", "scale", "init", "size")
+        for k in ("hidden", "input", "layers", "scale", "init", "size")
         if getattr(args, k) is not None
     ]
     if random_flags:
@@ -231,12 +312,15 @@ def _weights(fam: CellFamily, cell: Cell, args: argparse.Namespace) -> dict[str,
         raise GradproofInputError(SEED_UNUSED)
     state = load_state_dict(args.weights)
     if fam.layout is not None:
-        return torch_weights(state, fam.name, args.layer, cell).params
-    if args.layer is not None:
+        return _torch_network(state, fam, cell, args)
+    chosen = [f"--{k}" for k in _FILE_OPTIONS if getattr(args, k) is not None]
+    if chosen:
+        verb = "applies" if len(chosen) == 1 else "apply"
         raise GradproofInputError(
-            f"--layer applies to PyTorch multi-layer files, not to {args.cell}"
+            f"{', '.join(chosen)} {verb} to PyTorch state_dicts, not to {args.cell}"
         )
-    return named_params(state, cell)
+    params = named_params(state, cell)
+    return compiled(cell, params), params
 
 
 def run_flow(args: argparse.Namespace) -> int:
@@ -249,100 +333,75 @@ def run_flow(args: argparse.Namespace) -> int:
     check_numbers(args)
     fam = lookup(args.cell)
     if fam.flow is not None:
+        others = [f"--{k}" for k in (*_FILE_OPTIONS[1:], "spectrum") if getattr(args, k)]
+        if others:
+            verb, pronoun = ("does", "it") if len(others) == 1 else ("do", "them")
+            raise GradproofInputError(
+                f"{', '.join(others)} {verb} not apply to {args.cell}; drop {pronoun}"
+            )
         report, shown = load_entry_point(fam.flow)(args)
         print(json_line(report) if args.json else shown)
         return 0
-    grid_only = [f"--{name}" for name in ("layers", "tied") if getattr(args, name)]
-    if grid_only:
-        verb, pronoun = ("applies", "it") if len(grid_only) == 1 else ("apply", "them")
-        raise GradproofInputError(f"{', '.join(grid_only)} {verb} only to gridlstm; drop {pronoun}")
+    if args.tied:
+        raise GradproofInputError("--tied applies only to gridlstm; drop it")
     cell = fam.build(**chosen_options(fam, args))
     import numpy as np
 
-    from .bounds import evaluate_bound, log10_bound, verdict
-    from .budget import check_cost, flow_cost
+    from .bounds import evaluate_bound
+    from .budget import check_cost, flow_cost, spectrum_cost, stack_map_cost
     from .flow import gradient_flow
+    from .flow_answers import cell_answer, layer_bounds, plot_answer, stack_answer
     from .loading import load_inputs, load_state0
-    from .plots import check_plot_path, plot_flow
+    from .plots import check_plot_path
+    from .stack import StackedCell
     from .weights import random_inputs
 
     args.steps = FLOW_STEPS if args.steps is None else args.steps
     if args.plot:
         check_plot_path(args.plot)
-    params = _weights(fam, cell, args)
-    model = compiled(cell, params)
+    model, params = _network(fam, cell, args)
+    stacked = isinstance(model, StackedCell)
+    N = model.state_size
+    if args.spectrum is not None and args.spectrum > N:
+        raise GradproofInputError(
+            f"--spectrum {args.spectrum} asks for more singular values than the state has "
+            f"numbers (N = {N}); give at most --spectrum {N}"
+        )
     inputs = None if args.inputs is None else load_inputs(args.inputs, model.input_size)
     steps = args.steps if inputs is None else len(inputs)
+    weights = model.params if stacked else (params,)
     cost = flow_cost(
-        steps, model.state_size, model.input_size, sum(np.size(p) for p in params.values())
+        steps, N, model.input_size, sum(np.size(p) for w in weights for p in w.values())
     )
-    check_cost(
-        cost,
-        f"a flow over {steps} steps with a state of {model.state_size} numbers",
-        _shrink(fam, args),
-    )
+    if args.spectrum is not None:
+        cost += spectrum_cost(steps, N, args.spectrum)
+    if stacked and args.plot:
+        cost += stack_map_cost(steps, N, model.depth, model.hidden_sizes[-1])
+    what = f"a flow over {steps} steps with a state of {N} numbers"
+    if args.spectrum is not None:
+        what += f" and its {args.spectrum} largest singular values"
+    check_cost(cost, what, _shrink(fam, args))
     if inputs is None:
         inputs = random_inputs(steps, model.input_size, seed_of(args))
-    s0 = load_state0(args.h0, model.state_size)
+    if args.direction == "reverse":
+        inputs = inputs[::-1]  # the reverse direction reads x_T first
+    s0 = load_state0(args.h0, N)
     flow = gradient_flow(model, params, inputs, s0)
-    bound = evaluate_bound(cell, params)
-    log10_b = None if bound is None else log10_bound(bound.value, flow.steps)
-    result = verdict(bound, flow.log10_norm).as_dict()
-    hidden = model.state_sizes[0]
-    if args.json:
-        shown = json_line(
-            {
-                "cell": args.cell,
-                "hidden": hidden,
-                "steps": flow.steps,
-                "gamma": None if bound is None else bound.gamma,
-                "sigma_max": None if bound is None else bound.sigma_max,
-                "spectral_radius": None if bound is None else bound.spectral_radius,
-                "log10_norm": flow.log10_norm,
-                "log10_bound": log10_b,
-                "verdict": result,
-            }
-        )
+    if stacked:
+        bound = layer_bounds(cell, model)
+        result, lines = stack_answer(args.cell, cell, model, flow, inputs, s0, bound)
     else:
-        shown = _flow_table(args.cell, cell.title, hidden, flow.log10_norm, bound, log10_b, result)
+        bound = evaluate_bound(cell, params)
+        result, lines = cell_answer(args.cell, cell, model, flow, bound)
+    if args.spectrum is not None:
+        from .spectrum_answers import spectrum_answer
+
+        more, spectrum_lines = spectrum_answer(model, params, inputs, s0, args.spectrum, bound)
+        result.update(more)
+        lines += spectrum_lines
+    lines.append(f"verdict: {result['verdict']['summary']}")
+    shown = json_line(result) if args.json else "\n".join(lines)
     if args.plot:
-        title = f"{cell.title}, hidden {hidden}, T = {flow.steps}"
-        curve = np.where(np.isfinite(flow.log10_norm), flow.log10_norm, np.nan)
-        plot_flow(args.plot, curve, log10_b, title)
+        plot_answer(args.plot, cell, model, flow, result, inputs, s0)
     print(shown)
     return 0
-
-
-def _flow_table(cell_name, title, hidden, log10_norm, bound, log10_b, result) -> str:
-    """The text answer of ``flow``: the bound, the norms at k = 1, 2, 5, 10, ..., the verdict."""
-    steps = len(log10_norm)
-    lines = [f"cell {cell_name} ({title}), hidden {hidden}, steps {steps}"]
-    if bound is None:
-        lines.append("no step bound declared for this cell")
-    else:
-        shown = [f"step bound B = {bound.formula} = {bound.value:.6g}"]
-        shown += [
-            f"{name} {value:.6g}"
-            for name, value in (
-                ("gamma", bound.gamma),
-                ("sigma_max", bound.sigma_max),
-                ("spectral radius", bound.spectral_radius),
-            )
-            if value is not None
-        ]
-        lines.append(", ".join(shown))
-    lines.append(f"{'k':>8}  {'log10 norm':>14}  {'log10 bound':>14}")
-    for k in _table_rows(steps):
-        shown = "n/a" if log10_b is None else f"{log10_b[k - 1]:14.6f}"
-        lines.append(f"{k:>8}  {log10_norm[k - 1]:14.6f}  {shown:>14}")
-    lines.append(f"verdict: {result['summary']}")
-    return "\n".join(lines)
-
-
-def _table_rows(steps: int) -> list[int]:
-    rows = {steps}
-    decade = 1
-    while decade <= steps:
-        rows.update(m * decade for m in (1, 2, 5) if m * decade <= steps)
-        decade *= 10
-    return sorted(rows)

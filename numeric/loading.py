@@ -1,7 +1,7 @@
 """Reading arrays from files, validated once, at the door.
 
 Weight files are ``.npz`` archives (or, where PyTorch is installed,
-``.pt``/``.pth`` ``state_dict`` files); inputs and initial states are
+``.pt``/``.pth`` ``state_dict`` files, read by :mod:`numeric.torch_files`); inputs and initial states are
 ``.npy`` arrays.  One policy holds for every format:
 
 - only regular files are opened: a directory, named pipe or device is
@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import stat
-import warnings
 import zipfile
 import zlib
 from typing import BinaryIO
@@ -35,7 +33,7 @@ from numpy.lib import format as npy_format
 from .budget import Cost, check_cost, describe_bytes
 from .errors import GradproofInputError
 
-__all__ = ["load_inputs", "load_npz", "load_state0", "load_state_dict", "load_torch", "real_array"]
+__all__ = ["load_inputs", "load_npz", "load_state0", "load_state_dict", "real_array"]
 
 _SAVEZ = "numpy.savez(path, **{k: v.detach().numpy() for k, v in module.state_dict().items()})"
 _WEIGHTS = "weights file"
@@ -276,129 +274,6 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return {k: real_array(v, f"{_WEIGHTS} key {k!r}") for k, v in arrays.items()}
 
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def _torch_failure(name: str, exc: Exception, notes: list[str]) -> GradproofInputError:
-    """One line for a failed ``torch.load``: what the file holds and what to save instead."""
-    text = _ANSI.sub("", str(exc))
-    found = re.findall(r"GLOBAL ([\w.]+)", text)
-    if "TorchScript" in text:
-        return GradproofInputError(
-            f"{_WEIGHTS} {name!r} is a TorchScript archive (torch.jit.save), not a state_dict; "
-            "save module.state_dict() with torch.save instead"
-        )
-    if found and found[0].startswith("torch.nn."):
-        return GradproofInputError(
-            f"{_WEIGHTS} {name!r} holds a pickled module ({found[0]}), not a state_dict; "
-            "save module.state_dict() instead"
-        )
-    if found:
-        return GradproofInputError(
-            f"{_WEIGHTS} {name!r} holds pickled Python objects ({found[0]}), which gradproof "
-            "never loads (unpickling can run code); save a state_dict of tensors only"
-        )
-    # Keep the cause; drop torch's advice to retry with weights_only=False.
-    detail = text.split("WeightsUnpickler error:")[-1].splitlines()
-    reason = next((x.strip() for x in detail if x.strip() and "weights_only" not in x), "")
-    protocol = re.search(r"pickle protocol (\d+)", " ".join(notes))
-    fix = "save module.state_dict() with torch.save"
-    if protocol:
-        fix = f"it was pickled with protocol {protocol[1]}: {fix} and its default protocol"
-    return GradproofInputError(
-        f"cannot read {_WEIGHTS} {name!r} as a state_dict: {reason[:200] or type(exc).__name__}; "
-        + fix
-    )
-
-
-def _tensor_array(tensor: object, what: str) -> np.ndarray:
-    """A loaded tensor as a float64 array under :func:`real_array`'s policy.
-
-    Sparse tensors are the same matrix in another storage, so they are made
-    dense; requires-grad and non-contiguous tensors convert as they are, and
-    tensors saved on another device were loaded to the CPU.  Refused, naming
-    the key: nested (ragged) tensors, which are no array; meta tensors,
-    which have a shape but no values; quantized tensors, whose float values
-    depend on a scale and zero point the cells do not model.
-    """
-    import torch
-
-    if not isinstance(tensor, torch.Tensor):
-        raise GradproofInputError(
-            f"{what} is a {type(tensor).__name__}, not a tensor; save module.state_dict() only"
-        )
-    refusals = (
-        (tensor.is_nested, "is a nested (ragged) tensor, not an array; save a regular tensor"),
-        (tensor.is_meta, "is a meta tensor, with a shape but no values; save real weights"),
-        (tensor.is_quantized, "is quantized; save tensor.dequantize() instead"),
-    )
-    for refused, why in refusals:
-        if refused:
-            raise GradproofInputError(f"{what} {why}")
-    _check_memory(what, {"": (tuple(tensor.shape), tensor.element_size())})
-    if tensor.layout != torch.strided:
-        tensor = tensor.to_dense()
-    name = str(tensor.dtype).removeprefix("torch.")
-    if tensor.is_complex():
-        _refuse_dtype("c", name, what)
-    if tensor.is_floating_point() and tensor.dtype not in (torch.float16, torch.float32):
-        tensor = tensor.to(torch.float64)  # bfloat16 and float8 types: narrower, so exact
-    try:
-        arr = tensor.numpy(force=True)
-    except (TypeError, RuntimeError):  # a dtype NumPy has no counterpart for
-        _refuse_dtype("?", name, what)
-    return real_array(arr, what)
-
-
-def load_torch(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read a PyTorch ``state_dict`` saved with ``torch.save``, tensors only.
-
-    ``torch.load(..., weights_only=True)`` refuses anything but tensors and
-    plain containers, so no arbitrary object is ever unpickled; the result
-    must then be a flat mapping of names to tensors, each converted by
-    :func:`real_array`'s policy (sparse tensors made dense).  PyTorch's
-    warnings while loading (an unusual pickle protocol, deprecations) are
-    not shown: a file that loads is checked like any other, and one that
-    does not ends in one line.
-
-    Examples
-    --------
-    >>> import pytest, tempfile, pathlib
-    >>> torch = pytest.importorskip("torch")
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "w.pt"
-    >>> torch.save({"weight_hh": torch.eye(2, dtype=torch.int8).to_sparse()}, path)
-    >>> load_torch(path)["weight_hh"]
-    array([[1., 0.],
-           [0., 1.]])
-    """
-    try:
-        import torch
-    except ImportError:
-        raise GradproofInputError(
-            f"reading {os.fspath(path)!r} needs PyTorch, which is not installed; "
-            f"convert it to .npz where torch is: {_SAVEZ}"
-        ) from None
-    from torch.sparse import check_sparse_tensor_invariants as check_sparse
-
-    hint = "save module.state_dict() with torch.save"
-    name, fp = _open(path, _WEIGHTS, hint, ("torch", "pickle"))  # a pickle: torch's old format
-    with fp:
-        # Invariant checks: a crafted sparse tensor with indices out of range is refused
-        # here, instead of writing out of bounds when made dense.
-        with warnings.catch_warnings(record=True) as caught, check_sparse():
-            warnings.simplefilter("always")
-            try:
-                state = torch.load(fp, map_location="cpu", weights_only=True)
-            except Exception as exc:  # torch raises UnpicklingError, RuntimeError, OSError, ...
-                raise _torch_failure(name, exc, [str(w.message) for w in caught]) from None
-    if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
-        raise GradproofInputError(
-            f"{_WEIGHTS} {name!r} holds a {type(state).__name__}, not a state_dict of named "
-            "tensors; save module.state_dict()"
-        )
-    return {k: _tensor_array(v, f"{_WEIGHTS} key {k!r}") for k, v in state.items()}
-
-
 def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read weights by extension: ``.pt``/``.pth`` with PyTorch, anything else as ``.npz``.
 
@@ -410,6 +285,8 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
     numeric.errors.GradproofInputError: weights file '/' is a directory, not a file; write weights with numpy.savez (or torch.save to a .pt file)
     """
     if os.fspath(path).lower().endswith((".pt", ".pth")):
+        from .torch_files import load_torch  # imports torch only when reading its files
+
         return load_torch(path)
     return load_npz(path)
 

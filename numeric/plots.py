@@ -32,16 +32,20 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+    from .stack_depth import StackDepth
+
 __all__ = [
     "FIGURE_WIDTH",
     "LABEL_PT",
     "PLOT_FORMATS",
     "RATE_CONVENTION",
     "SMALL_PT",
+    "STACK_MAP_TITLE",
     "check_plot_path",
     "fit_text",
     "plot_flow",
     "plot_format",
+    "plot_stack_depth",
     "plot_sweep",
     "save_figure",
     "style_axes",
@@ -227,6 +231,40 @@ def plot_flow(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=SMALL_PT)
     save_figure(fig, path)
+
+
+#: What the time-by-layer map of a stacked network draws.
+STACK_MAP_TITLE = (
+    r"$\log_{10}\,\|\partial h^{(L-1)}_T / \partial h^{(l)}_t\|_2$: "
+    "spectral norm of the derivative of the top layer's output at the last step with respect "
+    "to layer l's hidden vector at step t, through every path after it"
+)
+
+
+def plot_stack_depth(path: str | os.PathLike, depth: StackDepth, name: str, subtitle: str) -> None:
+    """The time-by-layer heat map of a stacked network, as the Grid LSTM's is drawn.
+
+    ``name`` titles the map (with how the gradient changes per layer);
+    the layout is :func:`numeric.gridlstm.figures.plot_depth_flow`'s.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from numeric.stack_depth import StackDepth
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "map.png"
+    >>> plot_stack_depth(path, StackDepth(np.array([[-0.6, -0.3], [-0.3, 0.0]])), "tiny", "T = 2")
+    >>> path.read_bytes()[:4]
+    b'\\x89PNG'
+    """
+    from .gridlstm.figures import plot_depth_flow  # matplotlib and the grid: only when drawing
+
+    plot_depth_flow(
+        path,
+        {name: depth},
+        subtitle,
+        title=STACK_MAP_TITLE,
+        depth_label="layer l\n(0 = bottom, reads the inputs)",
+    )
 
 
 #: The sign convention of :func:`plot_sweep`'s rates, in words.

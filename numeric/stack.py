@@ -39,11 +39,12 @@ from symbolic.registry import family
 
 from .compile import CompiledCell, compile_cell, lambdify_matrix
 from .errors import GradproofInputError
-from .lyapunov import default_chunk, forward_step_jacobians, qr_lyapunov_exponents
+from .lyapunov import ForwardQR, default_chunk, forward_states
 from .weights import cell_sizes, torch_weights
 
 __all__ = [
     "StackedCell",
+    "layer_indices",
     "layer_lyapunov_exponents",
     "step_and_input_jacobian",
     "torch_stack",
@@ -228,7 +229,20 @@ class StackedCell:
         return J
 
 
-def _layer_indices(state: Mapping[str, np.ndarray]) -> list[int | None]:
+def layer_indices(state: Mapping[str, np.ndarray]) -> list[int | None]:
+    """The layers of a module's ``state_dict``: ``[0, ..., L-1]``, or ``[None]`` for unsuffixed names.
+
+    Examples
+    --------
+    >>> layer_indices({"weight_hh_l1": 0, "weight_hh_l0": 0, "bias_hh_l0": 0})
+    [0, 1]
+    >>> layer_indices({"weight_hh": 0})
+    [None]
+    >>> layer_indices({"weight_hh_l1": 0})
+    Traceback (most recent call last):
+    ...
+    numeric.errors.GradproofInputError: the weights have layers 1 but not 0; export the module's full state_dict
+    """
     found = sorted(
         int(m.group(1)) for key in state if (m := re.fullmatch(r"weight_hh_l(\d+)", key))
     )
@@ -274,8 +288,8 @@ def torch_stack(
     except ValueError as exc:
         raise GradproofInputError(str(exc)) from None
     layers, params = [], []
-    for j in _layer_indices(state):
-        tw = torch_weights(state, family_name, layer=j)
+    for j in layer_indices(state):
+        tw = torch_weights(state, family_name, layer=j, cell=cell)
         layers.append(compile_cell(cell, **cell_sizes(cell, tw.params)))
         params.append(tw.params)
     return StackedCell(tuple(layers), tuple(params))
@@ -291,9 +305,10 @@ def layer_lyapunov_exponents(
 ) -> list[np.ndarray]:
     """Each layer's Lyapunov exponents of its own step Jacobians ``A^{(l)}_t`` along the run.
 
-    The QR method (:func:`numeric.lyapunov.qr_lyapunov_exponents`) on the
-    diagonal blocks of the stacked step Jacobians, layer by layer, bottom
-    first; ``count`` exponents per layer (all by default).
+    The QR method (:class:`numeric.lyapunov.ForwardQR`) on the diagonal
+    blocks of the stacked step Jacobians, every layer in one forward pass,
+    bottom first; ``count`` exponents per layer (at most the layer's state
+    size; all by default).
 
     Examples
     --------
@@ -306,9 +321,14 @@ def layer_lyapunov_exponents(
     [array([-0.105361, -0.105361]), array([-0.693147, -0.693147])]
     """
     chunk = chunk or default_chunk(stack.state_size)
-    exponents = []
-    for j in range(stack.depth):
-        block = stack.layer_state(j)
-        chunks = forward_step_jacobians(stack, {}, inputs, s0, chunk=chunk)
-        exponents.append(qr_lyapunov_exponents((c[:, block, block] for c in chunks), count))
-    return exponents
+    qrs = [
+        ForwardQR(cc.state_size, None if count is None else min(count, cc.state_size))
+        for cc in stack.layers
+    ]
+    for states, xs in forward_states(stack, {}, inputs, s0, chunk=chunk):
+        with np.errstate(over="ignore", invalid="ignore"):
+            _, own, _ = stack.layer_jacobians(states, xs)
+        for qr, A in zip(qrs, own, strict=True):
+            qr.push(A)
+        del own
+    return [qr.exponents() for qr in qrs]

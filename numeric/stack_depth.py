@@ -28,16 +28,23 @@ from .flow import _forward_step, _validated
 from .lyapunov import default_chunk
 from .stack import StackedCell
 
-__all__ = ["StackDepth", "log10_norm_depth", "time_depth_map"]
+__all__ = ["StackDepth", "depth_slope", "log10_norm_depth", "time_depth_map"]
 
 
-def _states(stack: StackedCell, inputs: np.ndarray, s0: np.ndarray | None) -> np.ndarray:
-    """``s_0, s_1, ..., s_T`` as a ``(T + 1, N)`` array, inputs and states checked."""
+def _checked(
+    stack: StackedCell, inputs: np.ndarray, s0: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
     inputs, s0 = _validated(stack, inputs, s0)
     if inputs.shape[1] != stack.input_size:
         raise GradproofInputError(
             f"inputs have shape {inputs.shape}, expected (T, {stack.input_size}) with T >= 1"
         )
+    return inputs, s0
+
+
+def _states(stack: StackedCell, inputs: np.ndarray, s0: np.ndarray | None) -> np.ndarray:
+    """``s_0, s_1, ..., s_T`` as a ``(T + 1, N)`` array, inputs and states checked."""
+    inputs, s0 = _checked(stack, inputs, s0)
     states = np.empty((len(inputs) + 1, stack.state_size))
     states[0] = s0
     for t, x in enumerate(inputs, start=1):
@@ -72,8 +79,10 @@ def log10_norm_depth(
     >>> log10_norm_depth(torch_stack(state, "rnn"), np.zeros((4, 2))).round(6)
     array([-0.60206, -0.30103,  0.     ])
     """
-    states = _states(stack, inputs, s0)
-    _, _, through_input = stack.layer_jacobians(states[-2], np.asarray(inputs[-1], dtype=float))
+    inputs, s = _checked(stack, inputs, s0)
+    for t, x in enumerate(inputs[:-1], start=1):  # only s_{T-1} is kept: O(N) memory
+        s = _forward_step(stack, s, x, None, t)
+    _, _, through_input = stack.layer_jacobians(s, inputs[-1])
     L, top = stack.depth, stack.hidden_sizes[-1]
     logs = np.zeros(L)
     G = np.eye(top)  # dh^{(L-1)}_T / dh^{(l)}_T, going down
@@ -81,6 +90,26 @@ def log10_norm_depth(
         G = G @ through_input[j + 1][: stack.hidden_sizes[j + 1]]
         logs[j] = _log10_norms(G)
     return logs
+
+
+def depth_slope(log10_norm_depth: np.ndarray) -> float:
+    """Least-squares slope of ``log10_norm_depth`` against the layer ``l``, per layer.
+
+    Positive when the gradient shrinks going down, away from the output
+    (whose own entry is 0); ``-inf`` once it reaches exactly zero, 0 for
+    one layer.
+
+    Examples
+    --------
+    >>> depth_slope(np.array([-0.6, -0.3, 0.0])), depth_slope(np.array([-np.inf, 0.0]))
+    (0.3, -inf)
+    """
+    logs = np.asarray(log10_norm_depth, dtype=float)
+    if np.any(logs == -np.inf):
+        return -math.inf
+    levels = np.arange(len(logs), dtype=float)
+    levels -= levels.mean()
+    return float(levels @ (logs - logs.mean()) / (levels @ levels)) if len(logs) > 1 else 0.0
 
 
 @dataclass(frozen=True)
@@ -104,18 +133,8 @@ class StackDepth:
 
     @property
     def depth_slope(self) -> float:
-        """Least-squares slope of :attr:`log10_norm_depth` against ``l``, per layer.
-
-        Positive when the gradient shrinks going down, away from the output
-        (whose own entry is 0); ``-inf`` once it reaches exactly zero, 0 for
-        one layer.
-        """
-        logs = self.log10_norm_depth
-        if np.any(logs == -np.inf):
-            return -math.inf
-        levels = np.arange(len(logs), dtype=float)
-        levels -= levels.mean()
-        return float(levels @ (logs - logs.mean()) / (levels @ levels)) if len(logs) > 1 else 0.0
+        """:func:`depth_slope` of :attr:`log10_norm_depth`."""
+        return depth_slope(self.log10_norm_depth)
 
     @property
     def depth_decay(self) -> str:

@@ -202,6 +202,7 @@ def random_state_dict(
     scale: float,
     seed: int,
     init: str = "gaussian",
+    layers: int = 1,
 ) -> dict[str, np.ndarray]:
     """Random PyTorch-named weights with ``sigma_max(weight_hh) == scale``.
 
@@ -209,7 +210,10 @@ def random_state_dict(
     columns (``init="orthogonal"``: every singular value equal, so the
     bound is tight in the linear regime), then is rescaled by its exact
     largest singular value; ``weight_ih`` has entries ``N(0, 1/in)``,
-    biases ``N(0, 1/H)``.
+    biases ``N(0, 1/H)``.  With ``layers > 1``, a multi-layer module's
+    names (``weight_hh_l0``, ...): layer ``k >= 1`` reads the ``H`` outputs
+    of layer ``k-1``; the layers are drawn bottom first from one stream, so
+    layer 0 is the one-layer draw of the same seed.
 
     Examples
     --------
@@ -219,16 +223,34 @@ def random_state_dict(
     >>> W = random_state_dict("rnn", 3, 1, 2.0, seed=0, init="orthogonal")["weight_hh"]
     >>> np.linalg.svd(W, compute_uv=False).round(12)
     array([2., 2., 2.])
+    >>> stack = random_state_dict("gru", 4, 2, 0.9, seed=0, layers=2)
+    >>> stack["weight_ih_l1"].shape, bool(np.all(stack["weight_hh_l0"] == random_state_dict(
+    ...     "gru", 4, 2, 0.9, seed=0)["weight_hh"]))
+    ((12, 4), True)
     """
     layout = _layout(family_name)
-    G = len(layout.gates)
     H = _positive(hidden, "--hidden")
     M = _positive(input_size, "--input")
+    L = _positive(layers, "--layers")
     if not (np.isfinite(scale) and scale > 0):
         raise GradproofInputError(f"--scale must be a positive number, got {scale}")
     if init not in INITS:
         raise GradproofInputError(f"--init must be one of {', '.join(INITS)}, got {init!r}")
     rng = _rng(seed, 0)
+    if L == 1:
+        return _random_layer(rng, layout, H, M, scale, init)
+    state = {}
+    for layer in range(L):
+        drawn = _random_layer(rng, layout, H, M if layer == 0 else H, scale, init)
+        state.update({_key(key, layer): value for key, value in drawn.items()})
+    return state
+
+
+def _random_layer(
+    rng: np.random.Generator, layout: TorchLayout, H: int, M: int, scale: float, init: str
+) -> dict[str, np.ndarray]:
+    """One layer of :func:`random_state_dict`, unsuffixed names."""
+    G = len(layout.gates)
     hh = rng.standard_normal((G * H, H))
     if init == "orthogonal":
         Q, R = np.linalg.qr(hh)

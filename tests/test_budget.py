@@ -9,7 +9,7 @@ import tracemalloc
 import pytest
 
 from numeric import budget, flow
-from numeric.budget import Cost, check_cost, depth_map_cost, flow_cost
+from numeric.budget import Cost, check_cost, depth_map_cost, flow_cost, spectrum_cost
 from numeric.cli import main
 from numeric.errors import GradproofInputError
 
@@ -51,6 +51,25 @@ def test_the_estimate_bounds_the_memory_a_long_run_takes_per_step(inputs, monkey
     if inputs == 1:  # teeth: an estimate that forgot the JSON text and its pieces falls short
         monkeypatch.setattr(budget, "WORDS_PER_STEP", 4)
         assert measured > flow_cost(1, 2, inputs, 0).bytes - flow_cost(0, 2, inputs, 0).bytes
+
+
+def test_the_estimate_bounds_the_memory_the_spectra_take_per_step(monkeypatch):
+    argv = ["flow", "rnn", "--hidden", "8", "--input", "1", "--json", "--spectrum", "8"]
+    main([*argv, "--steps", "2"])  # warm caches
+    a, b = 300, 1500
+    measured = (
+        _peak_bytes([*argv, "--steps", str(b)]) - _peak_bytes([*argv, "--steps", str(a)])
+    ) / (b - a)
+    params = 8 * (8 + 1 + 2)
+
+    def per_step():
+        both = [flow_cost(s, 8, 1, params) + spectrum_cost(s, 8, 8) for s in (a, b)]
+        return (both[1].bytes - both[0].bytes) / (b - a)
+
+    print(f"measured {measured:.0f}, estimated {per_step():.0f} bytes per step")
+    assert 8 * 8 < measured <= per_step()
+    monkeypatch.setattr(budget, "WORDS_PER_ENTRY", 2)  # teeth: the JSON's pieces forgotten
+    assert measured > per_step()
 
 
 def test_costs_grow_with_every_size():

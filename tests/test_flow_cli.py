@@ -351,6 +351,11 @@ def test_main_turns_bad_input_into_one_line_and_exit_code_2(capsys):
                 "priority",
                 "log10_norm_depth",
                 "depth_slope",
+                "dims",
+                "non_lstm",
+                "peepholes",
+                "tied_dims",
+                "memory_input",
             },
         ),
     ],
@@ -507,6 +512,7 @@ def test_flow_help_states_the_defaults_each_cell_uses(capsys):
         "--input": (rnn["--input"], "5"),
         "--scale": (rnn["--scale"], "0.5"),
         "--seed": (rnn["--seed"], "1"),
+        "--layers": (rnn["--layers"], "2"),
     }
     base = _flow_json(capsys, "rnn", *small)
     for option, (value, other) in stated.items():

@@ -296,3 +296,20 @@ def test_without_coupling_the_stack_exponents_are_the_layers_exponents():
     np.testing.assert_allclose(
         lyapunov_exponents(stack, {}, inputs), np.concatenate(layers), rtol=0, atol=1e-12
     )
+
+
+def test_layer_exponents_are_the_qr_method_on_the_diagonal_blocks_in_one_pass():
+    from numeric.lyapunov import forward_step_jacobians, qr_lyapunov_exponents
+
+    stack = torch_stack(_rnn_stack_state((1.1, 0.9, 0.7), coupling=1.0, seed=19), "rnn")
+    inputs = _inputs(seed=20, steps=120)
+    layers = layer_lyapunov_exponents(stack, inputs, chunk=7)
+    for j, exponents in enumerate(layers):
+        rows = stack.layer_state(j)
+        blocks = (c[:, rows, rows] for c in forward_step_jacobians(stack, {}, inputs, chunk=50))
+        np.testing.assert_allclose(exponents, qr_lyapunov_exponents(blocks), rtol=0, atol=1e-12)
+    tops = layer_lyapunov_exponents(stack, inputs, count=1)
+    assert [len(t) for t in tops] == [1, 1, 1]
+    np.testing.assert_allclose([t[0] for t in tops], [e[0] for e in layers], rtol=0, atol=1e-12)
+    # teeth: the whole stacked Jacobian's exponents are not the layers'
+    assert not np.allclose(lyapunov_exponents(stack, {}, inputs)[:3], [e[0] for e in layers])

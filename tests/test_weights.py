@@ -210,3 +210,21 @@ def test_named_params_refuse_empty_and_non_real_arrays():
         named_params({**good, "b": np.zeros(3, dtype=complex)}, cell)
     with pytest.raises(GradproofInputError, match="'b' has dtype bool"):
         named_params({**good, "b": np.zeros(3, dtype=bool)}, cell)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_random_layers_load_into_the_torch_module_and_layer_0_is_the_one_layer_draw(kind):
+    torch = pytest.importorskip("torch")
+    state = random_state_dict(kind, 4, 3, 0.7, seed=5, layers=3)
+    module = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind]
+    module = module(3, 4, num_layers=3, dtype=torch.float64)
+    # every key and shape of the module (the LSTM's peephole vectors are extra, for its variant)
+    module.load_state_dict({k: torch.as_tensor(state[k]) for k in module.state_dict()})
+    one = random_state_dict(kind, 4, 3, 0.7, seed=5)
+    assert all(np.array_equal(state[f"{k}_l0"], v) for k, v in one.items())
+    for layer in range(3):
+        W = state[f"weight_hh_l{layer}"]
+        assert np.linalg.norm(W, 2) == pytest.approx(0.7, rel=RTOL)
+    assert not np.array_equal(state["weight_hh_l1"], state["weight_hh_l2"])  # drawn apart
+    with pytest.raises(GradproofInputError, match="--layers must be a positive integer"):
+        random_state_dict(kind, 4, 3, 0.7, seed=5, layers=0)
