@@ -96,5 +96,6 @@ def test_shipped_checkpoints_reproduce_their_decay_rates(script):
         x = x[: config["flow_sequences"]].double().numpy()
         cell = family(run["cell"]).cell()
         logs = np.mean([gradient_flow(cell, params, seq).log10_norm for seq in x], axis=0)
-        # The flow engine's norms are certified to LOG10_TOL decades, not bit for bit.
-        assert decay_rate(logs) == pytest.approx(run["after"]["decay_rate"], abs=LOG10_TOL)
+        # The engine certifies each norm to LOG10_TOL decades, not bit for bit: the shipped
+        # value and this one are each within LOG10_TOL of the exact slope.
+        assert decay_rate(logs) == pytest.approx(run["after"]["decay_rate"], abs=2 * LOG10_TOL)
