@@ -17,248 +17,205 @@ already loaded.
 
 from __future__ import annotations
 
-import re
-import sys
-from collections.abc import Callable, Mapping
+import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from symbolic.cells import Cell
 
-from .compile import CompiledCell, compile_cell
-from .weights import cell_sizes, named_params
+from .compile import compile_cell
+from .implementation_check import _numpy, _params_of, _reference, assert_matches_cell
+from .weights import cell_sizes
 
-__all__ = ["assert_matches_cell"]
-
-#: Relative tolerance of a value or an exact Jacobian (yours by autograd or by hand).
-RTOL = 1e-9
-#: Relative tolerance of a Jacobian by central differences (truncation and rounding ~1e-10).
-FD_RTOL = 1e-6
-#: Step of the central differences used when ``step`` is a NumPy function.
-FD_EPS = 1e-6
+__all__ = ["FlowResult", "assert_gradient_flow", "assert_matches_cell", "gradient_flow_of"]
 
 
-def _reference(cell: Cell | str) -> Cell:
-    if isinstance(cell, Cell):
-        return cell
+@dataclasses.dataclass(frozen=True)
+class FlowResult:
+    """What ``gradproof flow --json`` reports, as a value.
+
+    ``log10_norm[k-1]`` is ``log10 ||ds_T/ds_{T-k}||_2``; ``log10_bound[k-1]``
+    the cell's bound ``k log10 B`` (None where none holds, as for a stacked
+    network); ``verdict`` the verdict's fields.  ``layers``,
+    ``log10_norm_depth``, ``depth_slope`` and ``layer_bounds`` are set for a
+    stacked network only.
+    """
+
+    cell: str
+    hidden: int
+    steps: int
+    gamma: float | None
+    sigma_max: float | None
+    spectral_radius: float | None
+    log10_norm: np.ndarray
+    log10_bound: np.ndarray | None
+    verdict: dict
+    layers: int | None = None
+    log10_norm_depth: list[float] | None = None
+    depth_slope: float | None = None
+    layer_bounds: list[dict | None] | None = None
+
+
+#: PyTorch's recurrent modules and cells, by class name: the family and its options.
+_TORCH_MODULES = {"RNN": "rnn", "RNNCell": "rnn", "LSTM": "lstm", "LSTMCell": "lstm"}
+_TORCH_MODULES |= {"GRU": "gru", "GRUCell": "gru"}
+
+
+def _network_of(model: Any, cell: Cell | str | None, params, direction: str | None, module):
+    """``(name, cell, compiled model or stack, params)`` for any model the helpers take."""
     from symbolic.registry import family
 
-    return family(cell).cell()
+    from .state_dicts import torch_network
 
-
-def _params_of(cell: Cell, params: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """``params`` keyed by the cell's parameter names, or in PyTorch's layout, as arrays."""
-    arrays = {k: np.asarray(_numpy(v), dtype=float) for k, v in params.items()}
-    names = {p.name for p in cell.params}
-    if "weight_hh" in arrays and not names & set(arrays):
-        from .weights import torch_weights
-
-        return torch_weights(arrays, cell.name).params
-    return named_params(arrays, cell)
-
-
-def _numpy(value: Any) -> Any:
-    return value.detach().cpu().numpy() if hasattr(value, "detach") else value
-
-
-def _plain(symbol: Any) -> str:
-    """``c_{t}`` as ``c_t``: a subscript of one character needs no braces."""
-    return re.sub(r"_\{(\w)\}", r"_\1", str(symbol))
-
-
-def _is_torch(step: Callable) -> bool:
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(step, torch.nn.Module)
-
-
-class _User:
-    """The user's step as a NumPy function of ``(s, x)``, with its Jacobian in ``s``."""
-
-    def __init__(self, step: Callable, params: Mapping[str, Any], compiled: CompiledCell):
-        self.step, self.params = step, params
-        self.torch = _is_torch(step) or _returns_tensors(step, params, compiled)
-        if self.torch:
-            import torch
-
-            self.tensor = lambda v: torch.as_tensor(np.asarray(_numpy(v), dtype=float))
-            self.params = {k: self.tensor(v) for k, v in params.items()}
-
-    def _full(self, out: Any) -> Any:
-        if not isinstance(out, (tuple, list)):
-            return out
-        if self.torch:
-            import torch
-
-            return torch.cat(list(out), dim=-1)
-        return np.concatenate([np.asarray(o, dtype=float) for o in out], axis=-1)
-
-    def __call__(self, s: np.ndarray, x: np.ndarray) -> np.ndarray:
-        if not self.torch:
-            return np.asarray(self._full(self.step(s, x, self.params)), dtype=float)
-        import torch
-
-        with torch.no_grad():
-            return self._full(self.step(self.tensor(s), self.tensor(x), self.params)).numpy()
-
-    def jacobian(self, s: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, str]:
-        if self.torch:
-            from torch.autograd.functional import jacobian
-
-            xt = self.tensor(x)
-            J = jacobian(lambda v: self._full(self.step(v, xt, self.params)), self.tensor(s))
-            return J.detach().numpy(), "yours by torch.autograd"
-        N = s.shape[-1]
-        J = np.empty((N, N))
-        for j in range(N):
-            e = np.zeros(N)
-            e[j] = FD_EPS
-            J[:, j] = (self(s + e, x) - self(s - e, x)) / (2 * FD_EPS)
-        return J, "yours by central differences"
-
-
-def _returns_tensors(step: Callable, params: Mapping[str, Any], compiled: CompiledCell) -> bool:
-    """Whether ``step`` is a function of tensors: it fails on arrays, or returns tensors."""
-    torch = sys.modules.get("torch")
-    if torch is None:
-        return False
-    try:
-        out = step(np.zeros(compiled.state_size), np.zeros(compiled.input_size), params)
-    except Exception:  # a function of tensors given arrays
-        return True
-    parts = out if isinstance(out, (tuple, list)) else (out,)
-    return any(isinstance(o, torch.Tensor) for o in parts)
-
-
-def _worst(
-    mine: np.ndarray, ref: np.ndarray, rtol: float, where: list[tuple[str, slice, slice | None]]
-) -> str | None:
-    """A message for the worst entry outside ``rtol * max(1, max |ref|)``, or ``None``."""
-    tol = rtol * max(1.0, float(np.max(np.abs(ref), initial=0.0)))
-    err = np.abs(mine - ref)
-    err[~np.isfinite(mine)] = np.inf
-    if np.all(err <= tol):
-        return None
-    idx = np.unravel_index(int(np.argmax(err)), err.shape)
-    name, rows, cols = next(
-        (n, r, c)
-        for n, r, c in where
-        if r.start <= idx[0] < r.stop and (c is None or c.start <= idx[1] < c.stop)
-    )
-    local = (idx[0] - rows.start,) + (() if cols is None else (idx[1] - cols.start,))
-    entry = ", ".join(map(str, local))
-    return (
-        f"{name}[{entry}] is {float(mine[idx])!r}, the cell gives {float(ref[idx])!r} "
-        f"(difference {err[idx]:.3g} > tolerance {tol:.3g})"
+    kind = type(model).__name__
+    if kind in _TORCH_MODULES and hasattr(model, "state_dict"):
+        name = _TORCH_MODULES[kind]
+        options = {"activation": model.nonlinearity} if name == "rnn" else {}
+        state = {k: _numpy(v).astype(float) for k, v in model.state_dict().items()}
+        network, p = torch_network(
+            state, name, family(name).cell(**options), options, direction=direction
+        )
+        return name, family(name).cell(**options), network, p
+    if isinstance(model, Mapping):  # a state_dict, of PyTorch names
+        if cell is None:
+            raise ValueError("a state_dict needs cell=: 'rnn', 'lstm' or 'gru'")
+        reference = _reference(cell)
+        state = {k: np.asarray(_numpy(v), dtype=float) for k, v in model.items()}
+        network, p = torch_network(
+            state, reference.name, reference, {}, module=module, direction=direction
+        )
+        return reference.name, reference, network, p
+    if isinstance(model, (Cell, str)):
+        if params is None:
+            raise ValueError("a cell needs params=: its parameters by name")
+        reference = _reference(model)
+        arrays = _params_of(reference, params)
+        return (
+            reference.name,
+            reference,
+            compile_cell(reference, **cell_sizes(reference, arrays)),
+            arrays,
+        )
+    raise ValueError(
+        f"cannot measure a {kind}: pass a torch.nn.RNN/LSTM/GRU (or its cell), a state_dict "
+        "with cell=, or a cell with params="
     )
 
 
-def _blocks(compiled: CompiledCell) -> tuple[list, list]:
-    cell = compiled.cell
-    edges = np.concatenate([[0], np.cumsum(compiled.state_sizes)])
-    spans = [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
-    states = [
-        (_plain(new), span, None) for new, span in zip(cell.new_state_symbols, spans, strict=True)
-    ]
-    blocks = [
-        (f"d{_plain(new)}/d{_plain(old)}", rows, cols)
-        for new, rows in zip(cell.new_state_symbols, spans, strict=True)
-        for old, cols in zip(cell.state_symbols, spans, strict=True)
-    ]
-    return states, blocks
-
-
-def assert_matches_cell(
-    step: Callable,
-    cell: Cell | str,
-    params: Mapping[str, Any],
+def gradient_flow_of(
+    model: Any,
+    inputs: Any,
     *,
-    jacobian: Callable | None = None,
-    samples: int = 3,
-    seed: int = 0,
-    rtol: float = RTOL,
-) -> None:
-    """Assert that ``step`` is one step of ``cell``, and ``jacobian`` its step Jacobian.
+    cell: Cell | str | None = None,
+    params: Mapping[str, Any] | None = None,
+    module: str | None = None,
+    direction: str | None = None,
+    s0: Any = None,
+) -> FlowResult:
+    """Measure ``log10 ||ds_T/ds_{T-k}||_2`` for ``k = 1..T`` as ``gradproof flow`` does.
 
     Parameters
     ----------
-    step : callable
-        ``step(s, x, params)``: your implementation of one recurrent step,
-        the full state ``s`` (the cell's states concatenated, e.g. ``[h; c]``)
-        and the input ``x`` in, the new full state out (or the new states as a
-        tuple).  A PyTorch callable (a ``torch.nn.Module``, or a function that
-        fails on or returns tensors) gets float64 tensors, and its Jacobian
-        comes from ``torch.autograd``; a NumPy one is differentiated by central
-        differences.
-    cell : Cell or str
-        The reference: a built-in name (``"rnn"``, ``"lstm"``, ``"gru"``, with
-        their default options), a user's ``"file.py:function"``, or a
-        :class:`~symbolic.cells.Cell` (e.g. ``gru("textbook")``).
-    params : mapping
-        Arrays (or tensors) keyed by the cell's parameter names, or, for the
-        built-in cells, by PyTorch's ``state_dict`` names (``weight_ih``,
-        ``weight_hh``, ``bias_ih``, ``bias_hh``).  ``step`` receives them as given.
-    jacobian : callable, optional
-        ``jacobian(s, x, params)``: your hand-written ``ds_t/ds_{t-1}``,
-        ``(N, N)`` in numerator layout, checked against the derived one.
-    samples : int
-        How many random points ``(s, x)`` to compare at.
-    seed : int
-        Seed of the points.
-    rtol : float
-        Relative tolerance of values and exact Jacobians, against
-        ``max(1, max |reference|)``; central differences get ``FD_RTOL``.
+    model : torch.nn.Module, mapping, Cell or str
+        A live ``torch.nn.RNN``/``LSTM``/``GRU`` (any number of layers: the
+        whole stack is measured) or ``RNNCell``/``LSTMCell``/``GRUCell``; a
+        ``state_dict`` (PyTorch names, a whole model's too: give ``cell=``
+        and, where it holds several recurrent modules, ``module=``); or a cell
+        (built-in name, ``"file.py:function"`` or a ``Cell``) with ``params=``.
+    inputs : array_like
+        ``(T, input_size)``: one sequence, first step first.
+    cell, params, module, direction : optional
+        As above; ``direction`` (``"forward"`` or ``"reverse"``) picks one
+        direction of a bidirectional module.
+    s0 : array_like, optional
+        The initial full state (zeros by default).
 
-    Raises
-    ------
-    AssertionError
-        Naming the state or block, the worst entry, both values and the tolerance.
-    ValueError
-        An unknown or missing parameter, or a parameter of the wrong shape.
+    Returns
+    -------
+    FlowResult
 
     Examples
     --------
-    >>> W, U, b = np.array([[0.5, -0.2], [0.1, 0.3]]), np.ones((2, 1)), np.zeros(2)
-    >>> params = {"W": W, "U": U, "b": b}
-    >>> tanh_rnn = lambda s, x, p: np.tanh(p["W"] @ s + p["U"] @ x + p["b"])
-    >>> assert_matches_cell(tanh_rnn, "rnn", params)
-    >>> forgot_tanh = lambda s, x, p: p["W"] @ s + p["U"] @ x + p["b"]
-    >>> assert_matches_cell(forgot_tanh, "rnn", params)  # doctest: +ELLIPSIS
+    >>> params = {"W": 0.5 * np.eye(2), "U": np.zeros((2, 1)), "b": np.zeros(2)}
+    >>> result = gradient_flow_of("rnn", np.zeros((3, 1)), params=params)
+    >>> result.log10_norm.round(4), result.verdict["measured"]
+    (array([-0.301 , -0.6021, -0.9031]), 'neutral')
+    """
+    from .bounds import evaluate_bound
+    from .flow import gradient_flow
+    from .flow_answers import cell_answer, layer_bounds, stack_answer
+    from .stack import StackedCell
+
+    name, reference, network, p = _network_of(model, cell, params, direction, module)
+    xs = np.asarray(_numpy(inputs), dtype=float)
+    if xs.ndim != 2 or xs.shape[1] != network.input_size:
+        raise ValueError(
+            f"inputs have shape {xs.shape}, expected (T, {network.input_size}): one sequence"
+        )
+    if direction == "reverse":
+        xs = xs[::-1]  # the reverse direction reads x_T first
+    start = np.zeros(network.state_size) if s0 is None else np.asarray(_numpy(s0), dtype=float)
+    flow = gradient_flow(network, p, xs, start)
+    if isinstance(network, StackedCell):
+        bounds = layer_bounds(reference, network)
+        result, _ = stack_answer(name, reference, network, flow, xs, start, bounds)
+    else:
+        result, _ = cell_answer(name, reference, network, flow, evaluate_bound(reference, p))
+    for key in ("log10_norm", "log10_bound"):
+        if result[key] is not None:
+            result[key] = np.asarray(result[key], dtype=float)
+    return FlowResult(**result)
+
+
+def assert_gradient_flow(
+    model: Any,
+    inputs: Any,
+    *,
+    horizon: int,
+    above: float | None = None,
+    below: float | None = None,
+    **options: Any,
+) -> FlowResult:
+    """Assert ``above <= log10 ||ds_T/ds_{T-H}||_2 <= below`` at ``H = horizon``.
+
+    ``model``, ``inputs`` and ``options`` are those of :func:`gradient_flow_of`;
+    the band's ends are in decades (``above=-3``: the gradient over ``H``
+    steps keeps at least a thousandth of its size).  The failure message gives
+    the measured value, key points of the curve, the cell's bound over the
+    same steps where one holds, and the verdict.  Returns the measurement.
+
+    Examples
+    --------
+    >>> params = {"W": 0.5 * np.eye(2), "U": np.zeros((2, 1)), "b": np.zeros(2)}
+    >>> _ = assert_gradient_flow("rnn", np.zeros((10, 1)), horizon=10, above=-4, params=params)
+    >>> assert_gradient_flow("rnn", np.zeros((10, 1)), horizon=10, above=-2, params=params)
     Traceback (most recent call last):
     ...
-    AssertionError: at sample 0: new state h_t[...] is ..., the cell gives ... (difference ... > tolerance ...)
+    AssertionError: log10 ||ds_T/ds_{T-10}||_2 = -3.0103 is below the band [-2, inf] at horizon 10; curve (k: log10 norm): 1: -0.301, 2: -0.602, 5: -1.51, 8: -2.41, 10: -3.01; bound over 10 steps: -3.0103 (B^10, B = 0.5); verdict: vanishing guaranteed: B = sigma_max(W) = 0.5 < 1 (gamma = 1, sigma_max = 0.5); measured: vanishing, -0.301 decades per step
     """
-    reference = _reference(cell)
-    arrays = _params_of(reference, params)
-    compiled = compile_cell(reference, **cell_sizes(reference, arrays))
-    user = _User(step, params, compiled)
-    states, blocks = _blocks(compiled)
-    rng = np.random.default_rng(seed)
-    for k in range(samples):
-        s = 0.5 * rng.standard_normal(compiled.state_size)
-        x = rng.standard_normal(compiled.input_size)
-        names = ", ".join(name for name, _, _ in states)
-        _compare(
-            f"at sample {k}: new state ",
-            user(s, x),
-            compiled.step(s, x, arrays),
-            rtol,
-            states,
-            names,
+    if above is None and below is None:
+        raise ValueError("give the band: above=, below= or both (in decades)")
+    result = gradient_flow_of(model, inputs, **options)
+    if int(horizon) != horizon or not 1 <= horizon <= result.steps:
+        raise ValueError(
+            f"horizon must be an integer in 1..{result.steps} (the steps), got {horizon}"
         )
-        J_ref = compiled.jacobian(s, x, arrays)
-        J_user, how = user.jacobian(s, x)
-        tol = rtol if user.torch else FD_RTOL
-        _compare(f"at sample {k}: {how}: ", J_user, J_ref, tol, blocks, names)
-        if jacobian is not None:
-            J_hand = np.asarray(_numpy(jacobian(s, x, params)), dtype=float)
-            _compare(f"at sample {k}: your jacobian: ", J_hand, J_ref, rtol, blocks, names)
-
-
-def _compare(what: str, mine: np.ndarray, ref: np.ndarray, rtol: float, where: list, names: str):
-    if np.shape(mine) != ref.shape:
-        raise AssertionError(
-            f"{what}has shape {np.shape(mine)}, expected {ref.shape} (the cell's state {names})"
-        )
-    if (msg := _worst(mine, ref, rtol, where)) is not None:
-        raise AssertionError(what + msg)
+    value = float(result.log10_norm[horizon - 1])
+    low = -np.inf if above is None else above
+    high = np.inf if below is None else below
+    if low <= value <= high:
+        return result
+    side = "below" if value < low else "above"
+    ks = sorted({1, *(max(1, round(horizon * f)) for f in (0.25, 0.5, 0.75)), horizon})
+    curve = ", ".join(f"{k}: {result.log10_norm[k - 1]:.3g}" for k in ks)
+    bound = ""
+    if result.log10_bound is not None:
+        B = result.verdict["step_bound"]
+        bound = f"; bound over {horizon} steps: {result.log10_bound[horizon - 1]:.4f} (B^{horizon}, B = {B:.4g})"
+    raise AssertionError(
+        f"log10 ||ds_T/ds_{{T-{horizon}}}||_2 = {value:.4f} is {side} the band "
+        f"[{low:g}, {high:g}] at horizon {horizon}; curve (k: log10 norm): {curve}{bound}; "
+        f"verdict: {result.verdict['summary']}"
+    )

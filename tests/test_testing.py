@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -9,7 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from numeric.testing import assert_matches_cell
+from numeric.cli import main
+from numeric.testing import assert_gradient_flow, assert_matches_cell, gradient_flow_of
 from symbolic.gru import gru
 
 torch = pytest.importorskip("torch")
@@ -150,3 +152,67 @@ def test_import_does_not_load_torch():
     code = "import numeric.testing, sys; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# gradient_flow_of and assert_gradient_flow
+
+
+def _vanishing_rnn():
+    torch.manual_seed(2)
+    rnn = torch.nn.RNN(2, 8).double()
+    with torch.no_grad():
+        rnn.weight_hh_l0 *= 0.5 / torch.linalg.matrix_norm(rnn.weight_hh_l0, 2)
+    return rnn
+
+
+def test_a_tanh_rnn_vanishing_faster_than_the_band_fails_naming_the_horizon():
+    inputs = np.random.default_rng(0).standard_normal((30, 2))
+    with pytest.raises(AssertionError) as caught:
+        assert_gradient_flow(_vanishing_rnn(), inputs, horizon=30, above=-3)
+    message = str(caught.value)
+    assert "below the band [-3, inf] at horizon 30" in message
+    assert "bound over 30 steps" in message and "vanishing guaranteed" in message
+    # A band the flow does meet passes and returns the measurement.
+    result = assert_gradient_flow(_vanishing_rnn(), inputs, horizon=30, above=-30, below=0)
+    assert result.log10_norm[29] <= result.log10_bound[29] + 1e-9
+
+
+def test_a_live_stack_is_measured_as_flow_measures_its_state_dict(tmp_path, capsys):
+    torch.manual_seed(3)
+    gru = torch.nn.GRU(2, 4, num_layers=2).double()
+    inputs = np.random.default_rng(1).standard_normal((12, 2))
+    result = gradient_flow_of(gru, inputs)
+    weights, xs = tmp_path / "gru.npz", tmp_path / "x.npy"
+    np.savez(weights, **{k: v.detach().numpy() for k, v in gru.state_dict().items()})
+    np.save(xs, inputs)
+    assert main(["flow", "gru", "--weights", str(weights), "--inputs", str(xs), "--json"]) == 0
+    expected = json.loads(capsys.readouterr().out)
+    assert result.layers == expected["layers"] == 2
+    np.testing.assert_array_equal(result.log10_norm, expected["log10_norm"])
+    assert result.log10_norm_depth == expected["log10_norm_depth"]
+    assert result.verdict == expected["verdict"]
+
+
+def test_a_whole_models_state_dict_needs_the_cell():
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn, self.fc = torch.nn.LSTM(2, 3).double(), torch.nn.Linear(3, 1)
+
+    state = Model().state_dict()
+    inputs = np.zeros((5, 2))
+    assert gradient_flow_of(state, inputs, cell="lstm").hidden == 3
+    with pytest.raises(ValueError, match="cell="):
+        gradient_flow_of(state, inputs)
+
+
+def test_argument_errors_of_the_flow_helpers_are_value_errors():
+    rnn, inputs = _vanishing_rnn(), np.zeros((5, 2))
+    with pytest.raises(ValueError, match="give the band"):
+        assert_gradient_flow(rnn, inputs, horizon=5)
+    with pytest.raises(ValueError, match=r"horizon must be an integer in 1..5"):
+        assert_gradient_flow(rnn, inputs, horizon=6, above=-1)
+    with pytest.raises(ValueError, match=r"expected \(T, 2\)"):
+        gradient_flow_of(rnn, np.zeros((5, 3)))
+    with pytest.raises(ValueError, match="params="):
+        gradient_flow_of("rnn", inputs)
