@@ -30,7 +30,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from numeric import gated_flow, plots, report
+from numeric import case_study, gated_flow, plots, report
 from numeric.cli import main
 from numeric.gridlstm import figures as grid_figures
 from numeric.plots import fit_text, save_figure
@@ -62,7 +62,7 @@ def kept_figures() -> Iterator[list[Figure]]:
         kept.append(fig)
 
     with pytest.MonkeyPatch.context() as patch:
-        for module in (plots, grid_figures, report, gated_flow):
+        for module in (plots, grid_figures, report, gated_flow, case_study):
             patch.setattr(module, "save_figure", keep)
         yield kept
 
@@ -115,6 +115,17 @@ FIGURES: dict[str, tuple[Callable[[Path], object], bool, str]] = {
         True,
         "xy",
     ),
+    "flow lstm --layers 2 --plot": (
+        _cli("flow", "lstm", "--layers", "2", "--hidden", "3", "--steps", "6"),
+        False,
+        "xy",
+    ),
+    "report: grid peepholes": (
+        lambda path: report.plot_grid_peepholes(path, hidden=2, layers=3, steps=5),
+        True,
+        "x",
+    ),
+    "report: trained flow": (case_study.plot_trained_flow, True, "x"),
 }
 
 
