@@ -44,6 +44,7 @@ from .case_study import case_study_opening, plot_trained_flow
 from .errors import GradproofInputError
 from .figure_workers import figure_workers
 from .flow import gradient_flow
+from .gridlstm.figures import peephole_opening, plot_grid_peepholes
 from .outputs import written_folder
 from .plots import FIGURE_WIDTH, LABEL_PT, SMALL_PT, plot_sweep, save_figure, style_axes
 from .sweep import crossing, decay_rates
@@ -54,7 +55,6 @@ __all__ = [
     "Section",
     "plot_gated",
     "plot_grid_depth",
-    "plot_grid_peepholes",
     "plot_rnn_flow",
     "plot_rnn_sweep",
     "report_tex",
@@ -177,90 +177,6 @@ def plot_grid_depth(path: Path, hidden: int = 16, layers: int = 8, steps: int = 
     )
 
 
-def plot_grid_peepholes(path: Path, hidden: int = 16, layers: int = 8, steps: int = 20) -> str:
-    """The 2D Grid LSTM's flow along time and depth without and with peepholes; the caption."""
-    from matplotlib.figure import Figure
-
-    from .gridlstm.flows import depth_decay_phrase, peephole_runs
-
-    runs = peephole_runs(hidden, 4, layers, steps, seed=SEED)
-    label = {s: "without peepholes" if s == 0 else f"peepholes, $s = {s:g}$" for s in runs}
-    fig = Figure(figsize=(FIGURE_WIDTH, 2.9), layout="constrained")
-    along_time, along_depth = fig.subplots(1, 2)
-    for i, (scale, run) in enumerate(runs.items()):
-        style = {"color": f"C{i}", "label": label[scale], "linestyle": ("-", "--", ":")[i % 3]}
-        along_time.plot(np.arange(1, steps + 1), run.time.log10_norm, **style)
-        along_depth.plot(np.arange(layers), run.depth.log10_norm_depth, marker=".", **style)
-    along_time.set_xlabel(r"$k$ (steps back from $T$)", fontsize=LABEL_PT)
-    along_time.set_ylabel(r"$\log_{10} \|\partial s_T / \partial s_{T-k}\|_2$", fontsize=LABEL_PT)
-    along_depth.set_xlabel(r"layer $l$", fontsize=LABEL_PT)
-    along_depth.set_ylabel(
-        r"$\log_{10} \|\partial h^{D}_{T,L} / \partial h^{D}_{T,l}\|_2$", fontsize=LABEL_PT
-    )
-    for ax in (along_time, along_depth):
-        style_axes(ax, integer_x=True)
-        ax.grid(alpha=0.3)
-    along_time.legend(fontsize=SMALL_PT)
-    save_figure(fig, path)
-
-    def entries(run, name: str) -> str:
-        values = run.carousel[name]
-        return f"$[{values.min():.3f}, {values.max():.3f}]$"
-
-    measured = " ".join(
-        f"{label[scale][0].upper()}{label[scale][1:]}: along time the norm's $\\log_{{10}}$ "
-        f"changes by ${run.time_rate:.4f}$ decades per step, memory entries "
-        f"{entries(run, 'time')}; along "
-        f"depth the gradient {depth_decay_phrase(run.depth.depth_slope)}, memory entries "
-        f"{entries(run, 'depth')}."
-        for scale, run in runs.items()
-    )
-    return (
-        f"Gradient flow through the 2D Grid LSTM ({hidden} units, {layers} layers, $T = {steps}$, "
-        "random weights at scale 1 and forget-gate bias 1, standard-normal inputs) without "
-        "peepholes and with peephole vectors added to the same weights, $s$ times one draw of "
-        "entries $N(0, 1/d)$ ($s = 1$: the scale of the other weights). Left: along time, the "
-        "state of every layer; right: at the last step, down the layers. The memory entries "
-        "are the smallest and largest diagonal entries of $\\partial m'/\\partial m$ over all "
-        "blocks of the run, along time and along depth (the forget gates, in $(0, 1)$, without "
-        f"peepholes). {measured}"
-    )
-
-
-def _peephole_opening() -> str:
-    """What peepholes add to each memory's own block, derived from the grid's block."""
-    from sympy.matrices.expressions import DiagMatrix
-
-    from symbolic.jacobians import derivative
-    from symbolic.printers import latex
-
-    from .gridlstm.models import grid_nd
-
-    block = grid_nd(peepholes=True).block
-    shown = []
-    for label in ("T", "D"):
-        new, old = block.vector("m", label, "new"), block.vector("m", label, "in")
-        found = derivative(new, old, block.cell.definitions)
-        forget = DiagMatrix(block.gate(label, "forget"))
-        terms = [forget, *(term for term in found.args if term != forget)]
-        rows = " \\\\\n&\\quad + ".join(latex(term) for term in terms)
-        shown.append(f"\\frac{{\\partial {latex(new)}}}{{\\partial {latex(old)}}} &= {rows}")
-    return (
-        "Peepholes (Gers, Schraudolph and Schmidhuber 2002) let the input and forget gates of "
-        "an LSTM read its incoming memory and the output gate its new memory, through diagonal "
-        "weights ($p$ here, $w_{ci}$, $w_{cf}$, $w_{co}$ in the derivation below). Each "
-        "dimension of the Grid LSTM applies the LSTM transform to the shared hidden vector $H$, "
-        "so with peepholes each memory's own block, along time and along depth, gains the two "
-        "terms the derivation below finds for the LSTM; from the grid's block, by the same "
-        "chain rule as every Jacobian here:\n"
-        "\\begin{align*}\n" + " \\\\\n".join(shown) + "\n\\end{align*}\n"
-        "The block is still diagonal, with no weight matrix in it, so the memory-only path is "
-        "still a product of diagonal matrices; but its entries are no longer forget gates in "
-        "$(0, 1)$: they can exceed 1 or change sign. The figure measures what that changes on "
-        "random weights.\n"
-    )
-
-
 def _block_figure() -> str:
     return (
         "\\begin{figure}[htbp]\n\\centering\n"
@@ -305,7 +221,7 @@ SECTIONS: list[Section] = [
         "What peepholes change along time and depth",
         lambda: [peephole_carousel_derivation()],
         (("grid_peepholes.pdf", plot_grid_peepholes),),
-        _peephole_opening,
+        peephole_opening,
     ),
     Section(
         "Trained networks on a long-range task",

@@ -121,7 +121,7 @@ FIGURES: dict[str, tuple[Callable[[Path], object], bool, str]] = {
         "xy",
     ),
     "report: grid peepholes": (
-        lambda path: report.plot_grid_peepholes(path, hidden=2, layers=3, steps=5),
+        lambda path: grid_figures.plot_grid_peepholes(path, hidden=2, layers=3, steps=5),
         True,
         "x",
     ),

@@ -1,4 +1,3 @@
-import dataclasses
 import os
 import re
 import shutil
@@ -94,26 +93,6 @@ def test_title_block_sections_and_citations(built):
     assert "\\frac{\\partial m^{T}_{t,l}}{\\partial m^{T}_{t-1,l}} &= " in section
     assert "\\frac{\\partial m^{D}_{t,l}}{\\partial m^{D}_{t,l-1}} &= " in section
     assert "\\includegraphics[width=0.8\\linewidth]{grid_peepholes.pdf}" in section
-
-
-def test_the_peephole_caption_prints_the_numbers_it_measures(tmp_path, monkeypatch):
-    from numeric.gridlstm import flows
-
-    sizes = {"hidden": 3, "layers": 2, "steps": 4}
-    runs = flows.peephole_runs(sizes["hidden"], 4, sizes["layers"], sizes["steps"])
-    caption = report.plot_grid_peepholes(tmp_path / "a.png", **sizes)
-    for run in runs.values():
-        assert f"${run.time_rate:.4f}$ decades per step" in caption
-        assert f"the gradient {run.depth.depth_decay}" in caption
-        for entries in run.carousel.values():
-            assert f"$[{entries.min():.3f}, {entries.max():.3f}]$" in caption
-    # teeth: other measurements print other numbers
-    shifted = {
-        scale: dataclasses.replace(run, carousel={k: v + 1 for k, v in run.carousel.items()})
-        for scale, run in runs.items()
-    }
-    monkeypatch.setattr(flows, "peephole_runs", lambda *args, **kwargs: shifted)
-    assert report.plot_grid_peepholes(tmp_path / "b.png", **sizes) != caption
 
 
 def broken_in_a_worker(path):
