@@ -5,8 +5,10 @@ SymPy's ``NumPyPrinter`` prints ``ElementwiseApplyFunction`` and
 O(n^2) expressions.  :func:`lambdify_matrix` prints the matrix expression
 tree itself, once for every size, in single-assignment form: each distinct
 subtree becomes one temporary, so repeated subexpressions (a gate used in
-both the step and its Jacobian) are computed once (common-subexpression
-elimination).
+several Jacobian blocks) are computed once (common-subexpression
+elimination).  A compiled cell has three such functions: the step alone (the
+forward run pays for nothing else), the Jacobian blocks, and, for cells whose
+step Jacobian is ``diag(d) W`` with a constant ``W``, the factors ``d``, ``W``.
 
 Runtime layout: a leading batch axis.  Column vectors are arrays ``(..., r)``,
 matrices ``(..., r, c)``; parameters carry no batch axis and broadcast; scalar
@@ -58,8 +60,21 @@ def _diag(v):
     return v[..., :, None] * np.eye(np.shape(v)[-1])
 
 
+def _product(m, v):
+    return v @ m.T if np.ndim(m) == 2 else np.matmul(m, v[..., None])[..., 0]
+
+
 def _matvec(m, v):
-    return np.einsum("...ij,...j->...i", m, v)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = _product(m, v)
+        bad = ~np.isfinite(out)
+        if bad.any() and np.isfinite(m).all() and np.isfinite(v).all():
+            # Partial sums overflowed (entries near 1e308), perhaps meeting as inf - inf:
+            # redo those rows scaled by their largest entry, so they come out
+            # right, or infinite where the exact value is beyond float64.
+            peak = np.max(np.abs(m), axis=-1)
+            out = np.where(bad, _product(m / peak[..., None], v) * peak, out)
+    return out
 
 
 #: Numerically stable kernels for registered activations and their slopes.
@@ -287,7 +302,7 @@ class CompiledCell:
     cell: Cell
     sizes: tuple[tuple[str, int], ...]
 
-    @property
+    @cached_property
     def param_names(self) -> tuple[str, ...]:
         """Names of the cell's parameters, the keys of ``params``."""
         return tuple(p.name for p in self.cell.params)
@@ -323,17 +338,28 @@ class CompiledCell:
         """Size of ``x``: the total over the cell's inputs (0 without inputs)."""
         return sum(self.input_sizes)
 
-    @cached_property
-    def _function(self):
+    def _lambdify(self, exprs) -> Callable[..., tuple[np.ndarray, ...]]:
         # Print the symbolic templates; sizes enter only where code needs integers.
         cell = self.cell
-        args = [*cell.state_symbols, *cell.input_symbols, *cell.params]
-        blocks = [b for row in step_jacobian_blocks(cell) for b in row]
-        return lambdify_matrix(
-            args, [*cell.new_state_symbols, *blocks], cell.definitions, sizes=self._subs
-        )
+        symbols = [*cell.state_symbols, *cell.input_symbols, *cell.params]
+        return lambdify_matrix(symbols, exprs, cell.definitions, sizes=self._subs)
 
-    def _evaluate(self, s, x, params):
+    @cached_property
+    def _step_function(self):
+        # The state alone: the forward run must not pay for Jacobian blocks.
+        return self._lambdify(self.cell.new_state_symbols)
+
+    @cached_property
+    def _jacobian_function(self):
+        return self._lambdify([b for row in step_jacobian_blocks(self.cell) for b in row])
+
+    @cached_property
+    def _factors_function(self):
+        factors = _diagonal_times_constant(self.cell)
+        return None if factors is None else self._lambdify(factors)
+
+    def _arguments(self, s, x, params) -> list:
+        """The compiled functions' arguments: state vectors, input vectors, parameters."""
         s, x = np.asarray(s, dtype=float), np.asarray(x, dtype=float)
         if x.ndim == 0 or x.shape[-1] != self.input_size:
             raise ValueError(
@@ -341,17 +367,25 @@ class CompiledCell:
                 f"the cell's inputs {', '.join(map(str, self.cell.input_symbols)) or '(none)'} "
                 "concatenated"
             )
-        states = np.split(s, np.cumsum(self.state_sizes)[:-1], axis=-1)
-        inputs = np.split(x, np.cumsum(self.input_sizes)[:-1], axis=-1) if self.input_sizes else []
-        values = [params[name] for name in self.param_names]
-        return self._function(*states, *inputs, *values)
+        args = [s] if len(self.state_sizes) == 1 else _split(s, self.state_sizes)
+        args += [x] if len(self.input_sizes) == 1 else _split(x, self.input_sizes)
+        return args + [params[name] for name in self.param_names]
+
+    def _evaluate(self, function, s, x, params):
+        return function(*self._arguments(s, x, params))
 
     def step(self, s: np.ndarray, x: np.ndarray, params: Mapping[str, np.ndarray]) -> np.ndarray:
         """Full state at ``t`` from the full state ``s`` at ``t-1`` and input ``x``.
 
-        ``s`` is ``(..., N)``, ``x`` is ``(..., input_size)``; returns ``(..., N)``.
+        ``s`` is ``(..., N)``, ``x`` is ``(..., input_size)``; returns ``(..., N)``,
+        a fresh array.
         """
-        out = self._evaluate(s, x, params)[: len(self.state_sizes)]
+        args = self._arguments(s, x, params)
+        out = self._step_function(*args)
+        if len(out) == 1 and out[0].shape[:-1] == np.shape(s)[:-1]:
+            # One state vector, computed anew (not one of the arguments passed through).
+            if not any(out[0] is a for a in args):
+                return out[0]
         batch = np.broadcast_shapes(np.shape(s)[:-1], *(np.shape(o)[:-1] for o in out))
         return np.concatenate([np.broadcast_to(o, batch + o.shape[-1:]) for o in out], axis=-1)
 
@@ -359,7 +393,7 @@ class CompiledCell:
         self, s: np.ndarray, x: np.ndarray, params: Mapping[str, np.ndarray]
     ) -> np.ndarray:
         """``ds_t/ds_{t-1}`` at ``(s, x)``, shape ``(..., N, N)``, numerator layout."""
-        blocks = self._evaluate(s, x, params)[len(self.state_sizes) :]
+        blocks = self._evaluate(self._jacobian_function, s, x, params)
         batch = np.broadcast_shapes(np.shape(s)[:-1], np.shape(x)[:-1])
         if len(blocks) == 1:
             # One state vector: the block is the Jacobian.  Callers may write into
@@ -375,6 +409,60 @@ class CompiledCell:
         for (i, j), block in zip(itertools.product(range(k), range(k)), blocks, strict=True):
             out[..., offsets[i] : offsets[i + 1], offsets[j] : offsets[j + 1]] = block
         return out
+
+    def jacobian_factors(
+        self, s: np.ndarray, x: np.ndarray, params: Mapping[str, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(d, W)`` with ``ds_t/ds_{t-1} = diag(d) W`` and ``W`` constant, or None.
+
+        For a cell with one state vector whose step Jacobian is, symbolically,
+        diagonal matrices times a product of parameters (the Elman RNN's
+        ``diag(f'(a_t)) W``): ``d`` is ``(..., N)``, ``W`` is ``(N, N)``,
+        shared by every step and only to be read.  None for any other cell.
+
+        Examples
+        --------
+        >>> from symbolic.rnn import elman_rnn
+        >>> cc = compile_cell(elman_rnn("relu"), n=2, m=1)
+        >>> params = {"W": np.eye(2), "U": np.ones((2, 1)), "b": np.array([1.0, -1.0])}
+        >>> d, W = cc.jacobian_factors(np.zeros(2), np.array([0.5]), params)
+        >>> d, W is params["W"]
+        (array([1., 0.]), True)
+        """
+        if self._factors_function is None:
+            return None
+        d, W = self._evaluate(self._factors_function, s, x, params)
+        batch = np.broadcast_shapes(np.shape(s)[:-1], np.shape(x)[:-1])
+        return np.broadcast_to(d, batch + (self.state_size,)), W
+
+
+def _split(v: np.ndarray, sizes: tuple[int, ...]) -> list[np.ndarray]:
+    return np.split(v, np.cumsum(sizes)[:-1], axis=-1) if sizes else []
+
+
+def _diagonal_times_constant(cell: Cell) -> tuple[sp.MatrixExpr, sp.MatrixExpr] | None:
+    """``(d, W)`` with the step Jacobian ``diag(d) W`` and ``W`` in parameters only, or None.
+
+    The Jacobian must be, as a matrix expression, a scalar times one or more
+    ``DiagMatrix`` factors times a product of parameters (a chain rule that
+    ends in one weight matrix).
+    """
+    blocks = step_jacobian_blocks(cell)
+    if len(blocks) != 1:
+        return None
+    (block,) = blocks[0]
+    args = block.args if isinstance(block, sp.MatMul) else (block,)
+    scalars = [a for a in args if not isinstance(a, sp.MatrixExpr)]
+    matrices = [a for a in args if isinstance(a, sp.MatrixExpr)]
+    lead = list(itertools.takewhile(lambda a: isinstance(a, DiagMatrix), matrices))
+    rest = matrices[len(lead) :]
+    constants = {*cell.params, *cell.dims}
+    if not lead or not rest or not sp.MatMul(*rest).free_symbols <= constants:
+        return None
+    diagonal = lead[0].args[0] if len(lead) == 1 else HadamardProduct(*(a.args[0] for a in lead))
+    if scalars:
+        diagonal = sp.MatMul(*scalars, diagonal)
+    return diagonal, rest[0] if len(rest) == 1 else sp.MatMul(*rest)
 
 
 @lru_cache(maxsize=64)

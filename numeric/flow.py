@@ -14,13 +14,18 @@ everything else is kept to a small fraction of it:
   products' shared top left singular subspace ``U``.  Its projection
   ``U^T P_k`` rides along as extra rows of the running product, so a norm
   costs a few percent of a step; it is certified to ``tol`` decades by the
-  Frobenius norm, with Lanczos as the fallback early in the chain.
+  Frobenius norm, or early in the chain by a bound from ``U``'s coupling to
+  the rest, with Lanczos as the fallback.
 - The products go into two preallocated buffers, in turn.
+- For a cell whose step Jacobian is ``diag(d_t) W`` (the Elman RNN), the
+  model's ``jacobian_factors`` gives ``d_t`` and ``W``, and the step is a
+  column scaling of ``P_{k-1}`` in place, then one product with ``W``:
+  no Jacobian is ever formed.
 
-Memory: step Jacobians are built ``chunk`` at a time, backward, and only
-one chunk is alive at a time.  The forward run keeps all states if they
-take no more than a chunk, else one per chunk, and the states in between
-are recomputed on the way back.  So the norms-only mode holds
+Memory: step Jacobians (or their factors ``d_t``) are built ``chunk`` at a
+time, backward, and only one chunk is alive at a time.  The forward run
+keeps all states if they take no more than a chunk, else one per chunk,
+and the states in between are recomputed on the way back.  So the norms-only mode holds
 ``O(chunk N^2 + T N / chunk)`` numbers; the matrices mode adds the
 ``T N^2`` mantissas it returns.
 """
@@ -43,6 +48,7 @@ from .weights import cell_sizes
 
 __all__ = [
     "GradientFlow",
+    "RowScaled",
     "StepModel",
     "backward_step_jacobians",
     "chain_log10_norms",
@@ -61,12 +67,24 @@ CHUNK_BYTES = 16 * 2**20
 RESCALE_BELOW = 1e-100
 #: ``||P||_F^2`` below this may have lost digits to subnormals.
 TINY = 1e-290
+#: ``diag(d) W`` is multiplied in directly while ``max |d|`` and ``max |W|`` lie
+#: in ``(SAFE, 1 / SAFE)``: with ``||P||_F < 1e50`` the product then neither
+#: overflows nor (short of cancellation) sinks below float64.  Outside, the
+#: factors are normalised first.
+SAFE = 1e-30
 #: Largest mantissa stack the matrices mode will allocate.
 MATRIX_BYTES = 2**30
 
 
 class StepModel(Protocol):
-    """What the engine needs of a compiled cell (see ``numeric.compile``)."""
+    """What the engine needs of a compiled cell (see ``numeric.compile``).
+
+    A model may also offer ``jacobian_factors(s, x, params)``, returning
+    ``(d, W)`` with every step Jacobian ``diag(d) W`` (``d`` batched like
+    ``s``, one constant ``W``) or None; the engine then multiplies the
+    running product by ``W`` after scaling its columns by ``d``, and never
+    forms a step Jacobian.
+    """
 
     @property
     def state_size(self) -> int: ...
@@ -78,6 +96,26 @@ class StepModel(Protocol):
     def jacobian(
         self, s: np.ndarray, x: np.ndarray, params: Mapping[str, np.ndarray]
     ) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class RowScaled:
+    """A chunk of step Jacobians ``diag(d[i]) W`` sharing one matrix ``W``.
+
+    ``d`` is ``(C, N)``, ``W`` is ``(N, N)``; both are only read.
+
+    Examples
+    --------
+    >>> chunk = RowScaled(np.array([[0.5, 0.5], [1.0, 0.0]]), 0.9 * np.eye(2))
+    >>> len(chunk), chain_log10_norms([chunk]).round(6)
+    (2, array([-0.346787, -0.392545]))
+    """
+
+    d: np.ndarray
+    W: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.d)
 
 
 @dataclass(frozen=True)
@@ -135,7 +173,7 @@ class _Chain:
         self.vanished = False
         self.k = 0
 
-    def push(self, chunk: np.ndarray, mantissa: np.ndarray | None) -> np.ndarray:
+    def push(self, chunk: np.ndarray | RowScaled, mantissa: np.ndarray | None) -> np.ndarray:
         """Multiply in ``chunk`` (step Jacobians, latest time first).
 
         Returns the log10 norms of ``P_{k+1}, P_{k+2}, ...``; their unit-norm
@@ -145,30 +183,97 @@ class _Chain:
         if self.head is not None:
             # Re-project once a chunk, so rounding in the carried rows cannot build up.
             self.norms.project(self.head[: self.n], out=self.head[self.n :])
+        if isinstance(chunk, RowScaled):
+            d_peaks, w_peak = np.max(np.abs(chunk.d), axis=1), float(np.max(np.abs(chunk.W)))
+            in_range = (SAFE < d_peaks) & (d_peaks < 1.0 / SAFE) & (SAFE < w_peak < 1.0 / SAFE)
         # A non-finite Jacobian shows as a non-finite product, reported by _step.
         with np.errstate(over="ignore", invalid="ignore"):
-            for i, J in enumerate(chunk):
+            for i in range(len(chunk)):
                 if self.vanished:
                     if mantissa is not None:
                         mantissa[self.k + i : self.k + len(chunk)] = 0.0
                     break
+                if not isinstance(chunk, RowScaled):
+                    J = chunk[i]
+                elif in_range[i]:
+                    J = None
+                    self._scale_and_multiply(chunk.d[i], chunk.W)
+                else:
+                    J = self._extreme(chunk.d[i], chunk.W, self.k + i)
+                if J is not None:
+                    self._multiply(J)
                 logs[i] = self._step(J, self.k + i, mantissa)
         self.k += len(chunk)
         return logs
 
-    def _step(self, J: np.ndarray, k: int, mantissa: np.ndarray | None) -> float:
+    def _extreme(self, d: np.ndarray, W: np.ndarray, k: int) -> np.ndarray:
+        """``diag(d) W`` with a factor outside the safe range, divided by its peaks.
+
+        Formed without overflow; zero if a factor is, and ``10**scale`` takes the peaks.
+        """
+        peaks = [float(np.max(np.abs(v))) for v in (d, W)]
+        if not all(math.isfinite(p) for p in peaks):
+            raise GradproofInputError(
+                f"ds_T/ds_(T-k) is not finite at k = {k + 1}: a step Jacobian is not finite; "
+                "the weights or inputs are too large for float64"
+            )
+        if min(peaks) == 0.0:
+            return np.zeros((self.n, self.n))
+        self.scale += math.log10(peaks[0]) + math.log10(peaks[1])
+        return (d / peaks[0])[:, None] * (W / peaks[1])
+
+    def _scale_and_multiply(self, d: np.ndarray, W: np.ndarray) -> None:
+        """``spare = [P; Y] diag(d) W``: the columns scaled in place (the head is spent), one GEMM."""
+        if self.head is None:
+            np.multiply(d[:, None], W, out=self.spare[: self.n])
+            self.norms.project(self.spare[: self.n], out=self.spare[self.n :])
+        else:
+            self.head *= d
+            np.matmul(self.head, W, out=self.spare)
+
+    def _multiply(self, J: np.ndarray) -> None:
+        """``spare = [P; Y] J``."""
         n, out = self.n, self.spare
         if self.head is None:
             np.copyto(out[:n], J)
-            self.norms.project(J, out=out[n:])
+            self.norms.project(out[:n], out=out[n:])
         else:
             np.matmul(self.head, J, out=out)
+
+    def _rescue(self, J: np.ndarray, k: int) -> float:
+        """Redo the product with ``J`` divided by its largest entry; return ``||P||_F^2``.
+
+        For Jacobians whose plain product overflows or sinks into subnormals
+        (entries near 1e308 or 1e-308); ``P`` is exactly zero if ``J`` is.
+        """
+        peak = float(np.max(np.abs(J)))
+        if not math.isfinite(peak):
+            raise GradproofInputError(
+                f"ds_T/ds_(T-k) is not finite at k = {k + 1}: a step Jacobian is not finite; "
+                "the weights or inputs are too large for float64"
+            )
+        P = self.spare[: self.n]
+        if peak == 0.0:
+            P[...] = 0.0
+            return 0.0
+        self._multiply(J / peak)
+        self.scale += math.log10(peak)
+        return float(np.vdot(P, P))
+
+    def _step(self, J: np.ndarray | None, k: int, mantissa: np.ndarray | None) -> float:
+        """Norm, rescaling and buffer swap of the product just formed in ``spare``.
+
+        ``J`` is the step Jacobian as a matrix, for :meth:`_rescue`; None when
+        its factors were in the safe range, where the product cannot leave float64.
+        """
+        n, out = self.n, self.spare
         P = out[:n]
         f2 = float(np.vdot(P, P))
+        if J is not None and not TINY <= f2 < math.inf:
+            f2 = self._rescue(J, k)
         if not math.isfinite(f2):
             raise GradproofInputError(
-                f"ds_T/ds_(T-k) is not finite at k = {k + 1}: a step Jacobian is not finite "
-                "or too large; the weights or inputs are too large for float64"
+                f"ds_T/ds_(T-k) is not finite at k = {k + 1}: the product left float64"
             )
         if f2 < TINY:
             # Exactly zero (a ReLU layer all off), or squares below float64:
@@ -179,7 +284,7 @@ class _Chain:
                 if mantissa is not None:
                     mantissa[k] = 0.0
                 return -math.inf
-            out *= 1.0 / peak
+            out /= peak  # not times 1 / peak: that overflows for a subnormal peak
             self.scale += math.log10(peak)
             f2 = float(np.vdot(P, P))
         sigma = self.norms(P, out[n:], f2)
@@ -199,7 +304,7 @@ class _Chain:
 
 
 def chain_log10_norms(
-    chunks: Iterable[np.ndarray],
+    chunks: Iterable[np.ndarray | RowScaled],
     *,
     mantissa: np.ndarray | None = None,
     tol: float = LOG10_TOL,
@@ -208,9 +313,9 @@ def chain_log10_norms(
 
     Parameters
     ----------
-    chunks : iterable of ndarray, each (C, N, N)
+    chunks : iterable of ndarray, each (C, N, N), or of RowScaled
         Step Jacobians ``J_T, J_{T-1}, ..., J_1`` cut into chunks, in that
-        order.  They are only read.
+        order, as matrices or as ``diag(d) W`` factors.  They are only read.
     mantissa : ndarray, shape (T, N, N), optional
         Filled with unit-norm mantissas of the products, if given.
     tol : float
@@ -232,9 +337,10 @@ def chain_log10_norms(
     chain: _Chain | None = None
     logs = []
     for chunk in chunks:
-        chunk = np.asarray(chunk, dtype=float)
+        if not isinstance(chunk, RowScaled):
+            chunk = np.asarray(chunk, dtype=float)
         if chain is None:
-            chain = _Chain(chunk.shape[-1], tol)
+            chain = _Chain(len(chunk.W) if isinstance(chunk, RowScaled) else chunk.shape[-1], tol)
         logs.append(chain.push(chunk, mantissa))
         # Drop the chunk before the producer builds the next one.
         del chunk
@@ -272,9 +378,14 @@ def _backward(
     checkpoints: list[np.ndarray],
     chunk: int,
     every: int,
-) -> Iterator[np.ndarray]:
-    """Chunks of ``J_T, ..., J_1``; states between checkpoints are recomputed."""
+    factored: bool = True,
+) -> Iterator[np.ndarray | RowScaled]:
+    """Chunks of ``J_T, ..., J_1``; states between checkpoints are recomputed.
+
+    If ``factored``, a model with ``jacobian_factors`` gives :class:`RowScaled` chunks.
+    """
     T, N = len(inputs), len(checkpoints[0])
+    factors_of = getattr(model, "jacobian_factors", None) if factored else None
     for first in reversed(range(0, T, chunk)):
         last = min(first + chunk, T)
         states = np.empty((last - first, N))
@@ -286,9 +397,13 @@ def _backward(
                     model, states[t - first - 1], inputs[t - 1], params, t
                 )
         with np.errstate(over="ignore", invalid="ignore"):
-            jacobians = model.jacobian(states, inputs[first:last], params)
-        del states
-        yield jacobians[::-1]
+            factors = None if factors_of is None else factors_of(states, inputs[first:last], params)
+            if factors is None:
+                jacobians = model.jacobian(states, inputs[first:last], params)[::-1]
+            else:
+                jacobians = RowScaled(factors[0][::-1], factors[1])
+        del states, factors
+        yield jacobians
         # Drop this chunk before the next is built, so only one is ever alive.
         del jacobians
 
@@ -318,7 +433,7 @@ def backward_step_jacobians(
     """
     inputs, s0 = _validated(model, inputs, s0)
     checkpoints, _ = _checkpoints(model, params, inputs, s0, chunk)
-    yield from _backward(model, params, inputs, checkpoints, chunk, chunk)
+    yield from _backward(model, params, inputs, checkpoints, chunk, chunk, factored=False)
 
 
 def _validated(model: StepModel, inputs, s0) -> tuple[np.ndarray, np.ndarray]:

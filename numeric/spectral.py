@@ -14,7 +14,9 @@ Consecutive products share their *left* singular vectors almost exactly
 exploits that for the engine: it tracks a block of them, and once the
 products are numerically of low rank, a Frobenius-norm certificate bounds
 ``||P_k||_2`` to ``LOG10_TOL`` decades at the cost of a small eigenproblem,
-without any Lanczos step.
+without any Lanczos step.  Before that, :func:`coupled_bound` certifies it
+from the block's coupling to the rest of the space once the block holds
+more of ``||P_k||_F^2`` than the rest.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ __all__ = [
     "LOG10_TOL",
     "ChainNorms",
     "TopSingular",
+    "coupled_bound",
     "log10_spectral_norm",
     "spectral_norms",
     "top_singular",
@@ -46,6 +49,8 @@ LANCZOS_TOL = RTOL * 1e-2
 LOG10_TOL = 1e-6
 #: Columns of the left singular subspace :class:`ChainNorms` tracks.
 BLOCK = 16
+#: Block power steps :class:`ChainNorms` tries before Lanczos.
+POWER_STEPS = 3
 #: Lanczos steps before falling back to the exact SVD.
 MAX_ITER = 48
 #: Matrices smaller than this (in both dimensions) go straight to LAPACK.
@@ -211,6 +216,56 @@ def spectral_norms(
     return norms, start
 
 
+def _two_by_two(a: float, e2: float, c: float) -> float:
+    """Largest eigenvalue of ``[[a, e], [e, c]]`` from ``e^2``, without cancellation."""
+    half = abs(a - c) / 2
+    return max(a, c) + (e2 / (half + math.sqrt(half * half + e2)) if e2 > 0.0 else 0.0)
+
+
+def coupled_bound(ritz: np.ndarray, coupling2: np.ndarray, tail: float) -> float:
+    """Upper bound on ``lambda_max(H)`` from a Ritz basis and its coupling to the rest.
+
+    ``H`` is symmetric; in an orthonormal basis ``[u_1..u_b | U_perp]`` with
+    ``u_i^T H u_j = w_i delta_ij`` (Ritz vectors), ``coupling2[i]`` is
+    ``||U_perp^T H u_i||^2`` and ``tail`` bounds ``||U_perp^T H U_perp||``.
+    For a symmetric block matrix, ``lambda_max([[A, B^T], [B, C]])`` is at
+    most that of ``[[||A||, ||B||], [||B||, ||C||]]`` (for a unit
+    ``x = (x_1, x_2)``, ``x^T H x`` is at most that 2 x 2 form at
+    ``(||x_1||, ||x_2||)``).  Applied twice, with the top ``j`` Ritz vectors
+    as ``A`` and the rest of the basis with ``U_perp`` as ``C``, for the best ``j``.
+
+    Parameters
+    ----------
+    ritz : ndarray, shape (b,)
+        Ritz values ``w``, ascending.
+    coupling2 : ndarray, shape (b,)
+        ``||U_perp^T H u_i||^2`` in the same order.
+    tail : float
+        Upper bound of ``||U_perp^T H U_perp||``.
+
+    Examples
+    --------
+    With the basis ``e_2, e_1`` of ``H`` below, the Ritz values are 0.5 and 2,
+    ``e_1`` is coupled to the rest by 0.01, and the tail is 0.1: the bound is
+    the top eigenvalue itself, 2 + 5.3e-5, while the Ritz value says 2.
+
+    >>> H = np.array([[2.0, 0.0, 0.01], [0.0, 0.5, 0.0], [0.01, 0.0, 0.1]])
+    >>> bound = coupled_bound(np.array([0.5, 2.0]), np.array([0.0, 0.01**2]), 0.1)
+    >>> round(bound, 10), round(float(np.linalg.eigvalsh(H)[-1]), 10)
+    (2.0000526301, 2.0000526301)
+    """
+    ritz, coupling2 = ritz.tolist(), coupling2.tolist()  # 16 numbers: plain floats are faster
+    total, inner = sum(coupling2), 0.0
+    # Split i = 0: the whole basis against U_perp, whose norm is at most the tail.
+    best = _two_by_two(ritz[-1], total, tail)
+    for i in range(1, len(ritz)):
+        # The i lowest Ritz vectors with U_perp as the rest, the others on top.
+        inner += coupling2[i - 1]
+        rest = _two_by_two(ritz[i - 1], inner, tail)
+        best = min(best, _two_by_two(ritz[-1], total - inner, rest))
+    return best
+
+
 class ChainNorms:
     """``||P||_2`` of successive partial products ``P_k = J_T ... J_{T-k+1}``.
 
@@ -218,22 +273,29 @@ class ChainNorms:
     *left* singular subspace almost exactly; the tracker keeps an orthonormal
     basis ``U`` of ``rows`` columns of it.  With ``Y = U^T P``, the
     eigenvalues ``w_1 >= ... >= w_b`` of ``Y Y^T`` are Ritz values of
-    ``P P^T``, so by Cauchy interlacing ``w_i <= sigma_i^2`` and::
+    ``H = P P^T``, so by Cauchy interlacing ``w_1 <= sigma_1^2``, and three
+    upper bounds in turn, each tried only where the one before fails:
 
-        w_1 <= sigma_1^2 = ||P||_F^2 - sum_{i>1} sigma_i^2 <= ||P||_F^2 - sum_{i>1} w_i
+    1. ``sigma_1^2 = ||P||_F^2 - sum_{i>1} sigma_i^2 <= ||P||_F^2 - sum_{i>1} w_i``,
+       at the cost of a ``b x b`` eigenproblem.  Tight once the product is
+       numerically of rank below ``b``, which long chains reach.  A chain
+       carries ``Y`` along as ``rows`` extra rows of its running product,
+       since ``U^T P_k = (U^T P_{k-1}) J``.
+    2. :func:`coupled_bound`, from ``E = (I - U U^T) H U = P Y^T - U Y Y^T``
+       (two ``N x N x b`` products) and ``||(I - U U^T) P||_F^2`` as the tail:
+       tight once ``U`` holds the top singular vector, to within a small
+       coupling, and the tail is below ``w_1``.  Up to ``POWER_STEPS`` block
+       power steps ``U <- orth(H U)`` improve the basis until it certifies.
+    3. Lanczos (:func:`top_singular`), warm-started from the top Ritz vector,
+       stopping at a Ritz residual ``r`` of at most ``ln(10) tol theta``; as
+       some singular value lies within ``r / sqrt(2)`` of ``theta <= sigma_1``,
+       that one being ``sigma_1`` puts ``log10 theta`` within ``tol / sqrt(2)``
+       decades.  The basis is then refreshed by one block power step, with
+       the Lanczos vector in it.
 
-    for any orthonormal ``U`` (up to rounding, some 1e-12 relative).  When the
-    two bounds agree to within ``tol`` decades, ``sqrt(w_1)`` is certified,
-    whatever the basis.  That holds once the product is numerically of rank
-    below ``b``, which long chains reach; a chain can carry ``Y`` along as
-    ``rows`` extra rows of its running product, since
-    ``U^T P_k = (U^T P_{k-1}) J``, so a certified norm costs only a ``b x b``
-    eigenproblem.  Otherwise (early in a chain) Lanczos answers, warm-started
-    from the top Ritz vector, stopping at a Ritz residual ``r`` of at most
-    ``ln(10) tol theta``; as some singular value lies within ``r / sqrt(2)``
-    of ``theta <= sigma_1``, that one being ``sigma_1`` puts ``log10 theta``
-    within ``tol / sqrt(2)`` decades.  The basis is then refreshed by one
-    block power step, with the Lanczos vector in it.
+    Bounds 1 and 2 hold for any orthonormal ``U`` (up to rounding, some
+    1e-12 relative): when one is within ``tol`` decades of ``sqrt(w_1)``,
+    that is certified, whatever the basis.
 
     Parameters
     ----------
@@ -265,8 +327,9 @@ class ChainNorms:
         self.rows = 0 if n < EXACT_BELOW else min(block, n)
         start = np.random.default_rng(n).standard_normal((n, self.rows))
         self.basis = np.linalg.qr(start)[0]
-        #: How many norms the certificate and Lanczos gave.
+        #: How many norms each bound certified (Frobenius, coupled) and Lanczos gave.
         self.certified = 0
+        self.coupled = 0
         self.lanczos = 0
 
     def project(self, P: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -289,29 +352,40 @@ class ChainNorms:
             return 0.0
         if Y is None:
             Y = self.project(P)
+        certain, half = 10.0 ** (2 * self.tol), 10.0**self.tol
         G = Y @ Y.T
-        w = np.linalg.eigvalsh(G)
-        top = float(w[-1])
-        # The upper bound of sigma_1^2 above, against the lower bound top.
-        upper = f2 - float(w[:-1].sum())
-        if 0.0 < top and upper <= top * 10.0 ** (2 * self.tol):
+        top, tail = float(np.linalg.eigvalsh(G)[-1]), f2 - float(np.trace(G))
+        if 0.0 < top and top + tail <= top * certain:
             self.certified += 1
-            if upper > top * 10.0**self.tol:
+            if top + tail > top * half:
                 # Less than half the margin left: improve the basis now.
-                self._refresh(P, Y, np.linalg.eigh(G)[1], None)
+                self._power_step(P, Y, P @ Y.T)
             return math.sqrt(top)
-        A = np.linalg.eigh(G)[1]
+        for power in range(POWER_STEPS + 1):
+            w, A = np.linalg.eigh(Y @ Y.T if power else G)
+            top, tail = float(w[-1]), f2 - float(w.sum())
+            if not (0.0 < top and tail < top):
+                break  # more outside the basis than in it: only Lanczos can tell
+            Z = P @ (Y.T @ A)  # H times the Ritz vectors U A
+            E = Z - self.basis @ (A * w)
+            upper = coupled_bound(w, np.einsum("ij,ij->j", E, E), tail)
+            if upper <= top * certain:
+                self.coupled += 1
+                if upper > top * half:
+                    self._power_step(P, Y, Z)  # as for bound 1: ready for the next product
+                return math.sqrt(top)
+            if power == POWER_STEPS:
+                break
+            self._power_step(P, Y, Z)
         res = top_singular(P.T, self.basis @ A[:, -1], tol=math.log(10) * self.tol)
         self.lanczos += 1
-        self._refresh(P, Y, A, res.right)
+        Z = P @ (Y.T @ A)
+        Z[:, 0] = res.right  # the Lanczos vector replaces the weakest Ritz vector
+        self._power_step(P, Y, Z)
         return res.sigma
 
-    def _refresh(self, P, Y, A, top: np.ndarray | None) -> None:
-        # One block power step, P P^T U, on the Ritz vectors (ascending order);
-        # the Lanczos vector, when there is one, replaces the weakest.
-        Z = P @ (Y.T @ A)
-        if top is not None:
-            Z[:, 0] = top
+    def _power_step(self, P: np.ndarray, Y: np.ndarray, Z: np.ndarray) -> None:
+        """``U <- orth(Z)`` for ``Z`` spanning ``P P^T U``; then ``Y <- U^T P``."""
         self.basis = np.linalg.qr(Z)[0]
         self.project(P, out=Y)
 

@@ -114,3 +114,26 @@ def test_spectral_norm_of_huge_and_tiny_matrices_is_finite():
     assert spectral_norm(np.full((3, 3), 1e308)) == pytest.approx(3e308, rel=1e-12)
     assert spectral_norm(np.full((2, 2), 5e-324)) > 0
     assert spectral_norm(np.zeros((2, 2))) == 0.0
+
+
+@pytest.mark.parametrize("act", ["tanh", "sigmoid"])
+def test_bounds_of_weights_at_both_ends_of_float64(act):
+    # W = 2^e M scales sigma_max and the spectral radius by 2^e exactly: entries
+    # near 1e307 (whose squares overflow) and subnormal entries near 5e-324
+    # (whose products underflow) must give exactly the scaled values.
+    rng = np.random.default_rng(36)
+    n = 8
+    M = rng.standard_normal((n, n))
+    sigma, radius = np.linalg.norm(M, 2), np.max(np.abs(np.linalg.eigvals(M)))
+    gamma = {"tanh": 1.0, "sigmoid": 0.25}[act]
+    huge = {"W": np.ldexp(M, 1020), "U": np.ones((n, 1)), "b": np.zeros(n)}
+    b = evaluate_bound(elman_rnn(act), huge)
+    assert b.sigma_max == pytest.approx(np.ldexp(sigma, 1020), rel=1e-12)
+    assert b.spectral_radius == pytest.approx(np.ldexp(radius, 1020), rel=1e-12)
+    assert b.value == pytest.approx(gamma * np.ldexp(sigma, 1020), rel=1e-12)
+    integers = rng.integers(-3, 4, (n, n)).astype(float)
+    tiny = {"W": np.ldexp(integers, -1074), "U": np.ones((n, 1)), "b": np.zeros(n)}
+    b = evaluate_bound(elman_rnn(act), tiny)
+    # The exact value rounded to the subnormal grid (spacing 2^-1074).
+    assert b.sigma_max == pytest.approx(np.ldexp(np.linalg.norm(integers, 2), -1074), abs=5e-324)
+    assert 0.0 < b.sigma_max and 0.0 < b.value

@@ -65,8 +65,81 @@ def test_compile_is_cached_per_cell_and_size():
 
 def test_common_subexpressions_are_computed_once():
     cc = compile_cell(elman_rnn("tanh"), n=3, m=2)
-    source = cc._function.__doc__
-    assert source.count("_matvec(arg2, arg0)") == 1  # W h_{t-1}, shared by step and Jacobian
+    source = cc._jacobian_function.__doc__
+    assert source.count("_matvec(arg2, arg0)") == 1  # W h_{t-1}, shared by a_t and the slope
+
+
+def test_the_step_computes_the_state_alone():
+    # The forward run calls step T times: no slope and no Jacobian block in it.
+    cc = compile_cell(elman_rnn("tanh"), n=3, m=2)
+    step, jacobian = cc._step_function.__doc__, cc._jacobian_function.__doc__
+    assert "numpy.tanh(" in step and "**2" not in step and "[..., :, None]" not in step
+    assert "**2" in jacobian  # teeth: the Jacobian's source has what the step's must not
+
+
+# --- diag(d) W: the step Jacobian in factors, for the flow engine ---
+
+
+def _factored(cc, s, x, p):
+    d, W = cc.jacobian_factors(s, x, p)
+    return d[..., :, None] * W
+
+
+@pytest.mark.parametrize("act", sorted(ACTIVATIONS))
+def test_elman_jacobian_factors_give_the_jacobian(act):
+    rng = np.random.default_rng(19)
+    p = _params(rng)
+    cc = compile_cell(elman_rnn(act), n=4, m=3)
+    s, x = rng.standard_normal((6, 4)), rng.standard_normal((6, 3))
+    d, W = cc.jacobian_factors(s, x, p)
+    assert d.shape == (6, 4) and W is p["W"]
+    np.testing.assert_array_equal(_factored(cc, s, x, p), cc.jacobian(s, x, p))
+    # Unbatched, and at hidden size 1 (a 1 x 1 W).
+    np.testing.assert_array_equal(_factored(cc, s[0], x[0], p), cc.jacobian(s[0], x[0], p))
+    one = compile_cell(elman_rnn(act), n=1, m=3)
+    p1 = _params(rng, n=1)
+    np.testing.assert_array_equal(_factored(one, s[:, :1], x, p1), one.jacobian(s[:, :1], x, p1))
+
+
+def test_jacobian_factors_of_a_cell_without_inputs_and_scalar_factors():
+    cell = no_input_cell()
+    rng = np.random.default_rng(20)
+    p = _random_params(cell, rng, n=3)
+    cc = compile_cell(cell, n=3)
+    s, x = rng.standard_normal((4, 3)), np.zeros((4, 0))
+    np.testing.assert_allclose(_factored(cc, s, x, p), cc.jacobian(s, x, p), rtol=RTOL)
+    # A scalar in the chain rule goes into d: epsilon tanh'(W h) W.
+    cb = CellBuilder("scaled_tanh")
+    (n,) = cb.sizes("n")
+    h, W, eps = cb.state("h", n), cb.matrix("W", n, n), cb.scalar("epsilon")
+    cb.update(h, elementwise(sp.Lambda(z, eps * sp.tanh(z)), W * h))
+    scaled = cb.build()
+    p = _random_params(scaled, rng, n=3)
+    cc = compile_cell(scaled, n=3)
+    np.testing.assert_allclose(_factored(cc, s, x, p), cc.jacobian(s, x, p), rtol=RTOL)
+    result = check_jacobian(lambda v: cc.step(v, x, p), lambda v: _factored(cc, v, x, p), s)
+    assert result.passed, result.detail
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: lstm("pytorch"),
+        lambda: gru("pytorch"),
+        two_input_cell,  # diag(tanh'(.)) (diag(V y) + W): the right factor depends on the input
+        lambda: own("antisymmetric_rnn"),  # I + epsilon diag(.) A: a sum
+        lambda: own("indrnn"),  # diag(.) diag(u): no dense right factor
+        lambda: own("mgu"),
+    ],
+)
+def test_other_cells_have_no_jacobian_factors(build):
+    cell = build()
+    sizes = {str(d): 2 for d in cell.dims}
+    cc = compile_cell(cell, **sizes)
+    rng = np.random.default_rng(21)
+    p = _random_params(cell, rng, **sizes)
+    s, x = rng.standard_normal(cc.state_size), rng.standard_normal(cc.input_size)
+    assert cc.jacobian_factors(s, x, p) is None
 
 
 def test_lambdify_matrix_handles_hadamard_diag_and_blocks():
@@ -289,3 +362,23 @@ def test_lambdify_matrix_handles_hadamard_power(n):
     np.testing.assert_allclose(got[0], vv**2 + vv, rtol=RTOL)
     np.testing.assert_allclose(got[1], (WW @ vv) ** 3, rtol=RTOL)
     np.testing.assert_allclose(got[2], np.sqrt(vv), rtol=RTOL)
+
+
+def test_weights_near_the_float64_limit_give_the_exact_pre_activation():
+    # W h with entries 1.5e308: partial sums overflow, to inf or, meeting as
+    # inf - inf, to NaN, where the exact pre-activations are 0, 0, 7.5e307 and 1;
+    # a warning would fail the test.
+    W = 1.5e308 * np.array([[1.0, 1, -1, -1], [1, -1, 1, -1], [0.5, 0.5, 0.5, -1], [0, 0, 0, 0]])
+    W[3, 0] = 1.0
+    p = {"W": W, "U": np.zeros((4, 1)), "b": np.zeros(4)}
+    exact = np.array([0.0, 0.0, 7.5e307, 1.0])
+    for s in (np.ones(4), np.ones((3, 4))):
+        with np.errstate(over="ignore", invalid="ignore"):
+            assert not np.all(np.isfinite(s @ W.T))  # what a plain product gives here
+        x = np.zeros(s.shape[:-1] + (1,))
+        for act in ("tanh", "sigmoid", "relu"):
+            cc = compile_cell(elman_rnn(act), n=4, m=1)
+            expected = np.broadcast_to(ACTIVATIONS[act](exact), s.shape)
+            np.testing.assert_allclose(cc.step(s, x, p), expected, rtol=1e-15, atol=0)
+        d, _ = compile_cell(elman_rnn("tanh"), n=4, m=1).jacobian_factors(s, x, p)
+        np.testing.assert_allclose(d, np.broadcast_to(1 - np.tanh(exact) ** 2, s.shape), rtol=1e-15)

@@ -309,16 +309,20 @@ def test_keeping_every_state_equals_recomputing_them():
     np.testing.assert_allclose(flows[0].log10_norm, flows[1].log10_norm, rtol=RTOL)
 
 
-def test_only_one_chunk_of_jacobians_is_alive_at_a_time():
+@pytest.mark.parametrize("factored", [True, False])
+def test_only_one_chunk_of_jacobians_is_alive_at_a_time(factored):
     n, chunk = 64, 64
     params = _rnn_params(n, 2, scale=1.0, seed=20)
     inputs = np.random.default_rng(21).standard_normal((5000, 2))
-    gradient_flow(elman_rnn("tanh"), params, inputs[:2], chunk=chunk)
+    cc = compile_cell(elman_rnn("tanh"), n=n, m=2)
+    model = cc if factored else _Generic(cc)
+    gradient_flow(model, params, inputs[:2], chunk=chunk)
     tracemalloc.start()
-    gradient_flow(elman_rnn("tanh"), params, inputs, chunk=chunk)
+    gradient_flow(model, params, inputs, chunk=chunk)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert peak < 1.5 * chunk * n * n * 8
+    # Without factors, one chunk of Jacobians; with them, no Jacobian at all.
+    assert peak < (0.5 if factored else 1.5) * chunk * n * n * 8
 
 
 def test_a_tiny_factor_is_not_mistaken_for_a_vanished_product():
@@ -328,3 +332,120 @@ def test_a_tiny_factor_is_not_mistaken_for_a_vanished_product():
     logs = chain_log10_norms([jacobians])
     exact = np.arange(1, 7) * math.log10(0.5) - 200 * (np.arange(1, 7) >= 3)
     np.testing.assert_allclose(logs, exact, rtol=RTOL)
+
+
+# --- diag(d) W factors: the engine never forms the step Jacobian ---
+
+
+class _Generic:
+    """A compiled cell seen through the plain protocol: no ``jacobian_factors``."""
+
+    def __init__(self, cc):
+        self.cc, self.state_size = cc, cc.state_size
+
+    def step(self, s, x, params):
+        return self.cc.step(s, x, params)
+
+    def jacobian(self, s, x, params):
+        return self.cc.jacobian(s, x, params)
+
+
+class _WrongFactors(_Generic):
+    """Factors of the transposed Jacobian, ``diag(d) W^T``: what the engine must catch."""
+
+    def jacobian_factors(self, s, x, params):
+        d, W = self.cc.jacobian_factors(s, x, params)
+        return d, W.T
+
+
+@pytest.mark.parametrize("act", ["tanh", "relu", "sigmoid"])
+@pytest.mark.parametrize("matrices", [False, True])
+def test_factored_and_generic_paths_agree_and_a_wrong_factor_shows(act, matrices):
+    params = _rnn_params(64, 2, scale=1.2, seed=30)
+    inputs = np.random.default_rng(31).standard_normal((300, 2))
+    cc = compile_cell(elman_rnn(act), n=64, m=2)
+    flows = [
+        gradient_flow(model, params, inputs, matrices=matrices, chunk=16)
+        for model in (cc, _Generic(cc), _WrongFactors(cc))
+    ]
+    np.testing.assert_allclose(flows[0].log10_norm, flows[1].log10_norm, rtol=0, atol=1e-9)
+    if matrices:
+        np.testing.assert_allclose(flows[0].mantissa, flows[1].mantissa, rtol=0, atol=1e-9)
+    assert np.max(np.abs(flows[2].log10_norm - flows[1].log10_norm)) > 1e-3
+
+
+def _orthogonal_factors(n, steps, seed):
+    rng = np.random.default_rng(seed)
+    Q = np.linalg.qr(rng.standard_normal((n, n)))[0]
+    return rng.uniform(0.5, 1.0, (steps, n)), Q
+
+
+@pytest.mark.parametrize("n", [3, 64])
+def test_huge_factors_stay_right_in_log_space(n):
+    # W = 1e300 Q and 1e308 Q: the plain products overflow at the first
+    # multiplication; in log space they are the unit-size chain plus k * 300.
+    d, Q = _orthogonal_factors(n, 40, seed=32)
+    reference = chain_log10_norms([flow_module.RowScaled(d, Q)])
+    k = np.arange(1, 41)
+    for magnitude in (1e300, 1e308):
+        expected = reference + k * math.log10(magnitude)
+        factored = chain_log10_norms([flow_module.RowScaled(d, magnitude * Q)])
+        matrices = chain_log10_norms([d[:, :, None] * (magnitude * Q)])
+        np.testing.assert_allclose(factored, expected, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(matrices, expected, rtol=0, atol=1e-9)
+    # Slopes of 1e300 times a weight of 1e-300: each factor alone is extreme.
+    np.testing.assert_allclose(
+        chain_log10_norms([flow_module.RowScaled(1e300 * d, 1e-300 * Q)]),
+        reference,
+        rtol=0,
+        atol=1e-9,
+    )
+
+
+@pytest.mark.parametrize("n", [3, 64])
+def test_subnormal_weights_stay_right_in_log_space(n):
+    # Entries that are multiples of the smallest subnormal, 2^-1074: exact, but
+    # any product of them underflows to zero unless normalised first.
+    rng = np.random.default_rng(33)
+    integers = rng.integers(-3, 4, (n, n)).astype(float)
+    d = rng.uniform(0.5, 1.0, (30, n))
+    tiny = integers * 5e-324
+    assert np.all(tiny / 5e-324 == integers)
+    shift = np.arange(1, 31) * 1074 * math.log10(2)
+    expected = chain_log10_norms([d[:, :, None] * integers]) - shift
+    np.testing.assert_allclose(
+        chain_log10_norms([flow_module.RowScaled(d, tiny)]), expected, rtol=0, atol=1e-9
+    )
+    # As matrices, diag(d) W is itself rounded to the subnormal grid; scaled
+    # by 2^1074 that rounded matrix is exact, and its chain is the reference.
+    jacobians = d[:, :, None] * tiny
+    expected = chain_log10_norms([np.ldexp(jacobians, 1074)]) - shift
+    np.testing.assert_allclose(chain_log10_norms([jacobians]), expected, rtol=0, atol=1e-9)
+
+
+def test_a_flow_with_subnormal_recurrent_weights():
+    # gradproof flow rnn --scale 5e-324 with some entries left: ds_T/ds_(T-k) = prod diag(d) W.
+    n, m, T = 48, 2, 60
+    rng = np.random.default_rng(34)
+    integers = rng.integers(-2, 3, (n, n)).astype(float)
+    params = {"W": integers * 5e-324, "U": rng.standard_normal((n, m)), "b": np.zeros(n)}
+    inputs = rng.standard_normal((T, m))
+    cc = compile_cell(elman_rnn("tanh"), n=n, m=m)
+    flow = gradient_flow(cc, params, inputs)  # a warning would fail the test
+    states = [np.zeros(n)]
+    for x in inputs[:-1]:
+        states.append(cc.step(states[-1], x, params))
+    d, _ = cc.jacobian_factors(np.array(states), inputs, params)
+    expected = chain_log10_norms([d[::-1, :, None] * integers])
+    expected -= np.arange(1, T + 1) * 1074 * math.log10(2)
+    np.testing.assert_allclose(flow.log10_norm, expected, rtol=0, atol=1e-9)
+    assert np.all(np.isfinite(flow.log10_norm))
+
+
+def test_non_finite_factors_are_reported_with_their_k():
+    d, Q = _orthogonal_factors(3, 6, seed=35)
+    d[3, 1] = np.inf
+    with pytest.raises(GradproofInputError, match="not finite at k = 4"):
+        chain_log10_norms([flow_module.RowScaled(d, Q)])
+    with pytest.raises(GradproofInputError, match="not finite at k = 1"):
+        chain_log10_norms([flow_module.RowScaled(d[:2], np.full((3, 3), np.nan))])

@@ -11,6 +11,7 @@ from numeric.spectral import (
     EXACT_BELOW,
     LOG10_TOL,
     ChainNorms,
+    coupled_bound,
     log10_spectral_norm,
     spectral_norms,
     top_singular,
@@ -161,11 +162,22 @@ def test_chain_norm_certificate_sees_a_direction_outside_the_basis():
     assert certified_before > 30 and norms.lanczos >= 2
 
 
-@pytest.mark.parametrize("angle", [0.0, 1e-6, 1e-3, 3e-2, 1.0])
-def test_chain_norms_with_a_basis_tilted_off_the_top_subspace(angle):
+@pytest.mark.parametrize(
+    ("angle", "path"),
+    [
+        (0.0, "frobenius"),
+        (1e-6, "frobenius"),
+        (1e-3, "frobenius"),
+        (3e-2, "coupled"),
+        (1.0, "lanczos"),
+    ],
+)
+def test_chain_norms_with_a_basis_tilted_off_the_top_subspace(angle, path):
     # Whatever the basis, the answer is certified to tol or found by Lanczos:
     # a tilt of 1e-3 leaves 1e-6 of sigma_1^2 outside the basis, within the
-    # certificate's 10^(2 tol) - 1 = 4.6e-6; a tilt of 3e-2 leaves 9e-4.
+    # Frobenius certificate's 10^(2 tol) - 1 = 4.6e-6; a tilt of 3e-2 leaves
+    # 9e-4, which the coupled bound certifies after a power step; a tilt of 1
+    # leaves more outside the basis than in it, so only Lanczos can answer.
     rng = np.random.default_rng(6)
     n, b = 80, 16
     U, V = _orthogonal(rng, n), _orthogonal(rng, n)
@@ -176,4 +188,89 @@ def test_chain_norms_with_a_basis_tilted_off_the_top_subspace(angle):
     basis[:, 0] = math.cos(angle) * U[:, 0] + math.sin(angle) * U[:, b]
     norms.basis = basis
     assert _decades_off(norms, P) <= LOG10_TOL
-    assert (norms.certified, norms.lanczos) == ((1, 0) if angle <= 1e-3 else (0, 1))
+    counts = {"frobenius": norms.certified, "coupled": norms.coupled, "lanczos": norms.lanczos}
+    assert counts == {name: int(name == path) for name in counts}
+
+
+# The coupled bound: lambda_max(H) from a Ritz basis, its coupling and the tail.
+
+
+def _ritz_data(P, U):
+    """Ritz values, couplings ``||(I - U U^T) H u_i||^2`` and tail of ``H = P P^T`` for ``U``."""
+    Y = U.T @ P
+    w, A = np.linalg.eigh(Y @ Y.T)
+    E = P @ (Y.T @ A) - U @ (A * w)
+    return w, np.einsum("ij,ij->j", E, E), float(np.vdot(P, P)) - float(w.sum())
+
+
+def _spectra(n):
+    """Top singular values apart, clustered and tied, over a decaying tail."""
+    tail = 0.3 * 0.8 ** np.arange(n - 3)
+    return {
+        "apart": np.r_[1.0, 0.6, 0.5, tail],
+        "clustered": np.r_[1.0, 1.0 - 1e-7, 1.0 - 2e-7, tail],
+        "tied": np.r_[1.0, 1.0, 1.0, tail],
+    }
+
+
+@pytest.mark.parametrize("spectrum", ["apart", "clustered", "tied"])
+@pytest.mark.parametrize("tilt", [1e-8, 1e-4, 1e-2, 0.3])
+def test_coupled_bound_holds_and_is_tight_near_the_top_subspace(spectrum, tilt):
+    rng = np.random.default_rng(7)
+    n, b = 40, 6
+    s = _spectra(n)[spectrum]
+    Q, V = _orthogonal(rng, n), _orthogonal(rng, n)
+    P = (Q * s) @ V.T
+    exact = s[0] ** 2
+    # The top b left singular vectors, tilted by `tilt` in random directions.
+    U = np.linalg.qr(Q[:, :b] + tilt * rng.standard_normal((n, b)))[0]
+    w, coupling2, tail = _ritz_data(P, U)
+    bound = coupled_bound(w, coupling2, tail)
+    assert w[-1] <= exact * (1 + 1e-12) and exact <= bound * (1 + 1e-12)
+    # Second-order in the tilt: the coupling enters squared, over the gap.
+    assert bound - exact <= 1e3 * tilt**2 * exact + 1e-12
+    if tilt >= 1e-4:
+        # Teeth: the Ritz value alone is below the answer, so a bound that
+        # dropped the coupling would fail the check above.
+        assert w[-1] < exact * (1 - 1e-12)
+
+
+def _two_by_two(a, e2, c):
+    return float(np.linalg.eigvalsh(np.array([[a, math.sqrt(e2)], [math.sqrt(e2), c]]))[-1])
+
+
+def test_coupled_bound_resolves_ties_by_splitting_the_basis():
+    # Tied top values: split after the top Ritz vector alone, the rest is level
+    # with it and the coupling enters unsquared; the best split keeps it squared.
+    rng = np.random.default_rng(8)
+    n, b = 40, 6
+    s = _spectra(n)["tied"]
+    Q, V = _orthogonal(rng, n), _orthogonal(rng, n)
+    P = (Q * s) @ V.T
+    U = np.linalg.qr(Q[:, :b] + 1e-4 * rng.standard_normal((n, b)))[0]
+    w, coupling2, tail = _ritz_data(P, U)
+    rest = _two_by_two(w[-2], coupling2[:-1].sum(), tail)
+    top_alone = _two_by_two(w[-1], coupling2[-1], rest)
+    assert coupled_bound(w, coupling2, tail) - 1.0 <= 1e-6
+    assert top_alone - 1.0 > 1e-6
+
+
+def test_chain_norms_certify_clustered_chains_with_the_coupled_bound():
+    # A slowly turning chain whose top singular values are tied or clustered
+    # and whose tail holds more than 1e-6 of the top: bound 1 cannot certify,
+    # the coupled bound can, and every answer is within LOG10_TOL of the SVD.
+    rng = np.random.default_rng(9)
+    n = 64
+    Q, V = _orthogonal(rng, n), _orthogonal(rng, n)
+    errors, coupled = [], 0
+    for gap in (0.0, 1e-12, 1e-9, 1e-6, 1e-3, 1e-1):
+        s = np.r_[1.0, 1.0 - gap, 1.0 - 2 * gap, 0.5 * 0.9 ** np.arange(n - 3)]
+        norms = ChainNorms(n)
+        for k in range(40):
+            c, si = math.cos(0.01 * k), math.sin(0.01 * k)
+            U = Q.copy()
+            U[:, [0, 3]] = Q[:, [0, 3]] @ np.array([[c, -si], [si, c]])
+            errors.append(_decades_off(norms, (U * s) @ V.T))
+        coupled += norms.coupled
+    assert max(errors) <= LOG10_TOL
+    assert coupled > 100
