@@ -11,7 +11,7 @@ for any cell gradproof can compile.  The row ``(dE/ds_t) J_t`` is the
 closed-form vector-Jacobian product of :mod:`symbolic.regularizer`, derived
 from the cell's step Jacobian ``J_t = ds_t/ds_{t-1}`` and checked exactly
 there; here it is compiled to PyTorch (:func:`torch_function`): the
-single-assignment code :func:`numeric.compile.lambdify_matrix` prints runs
+single-assignment code :func:`numeric.matrix_code.lambdify_matrix` prints runs
 unchanged with PyTorch in the place of NumPy, so autograd records every
 operation and ``Omega`` can be added to a training loss.  PyTorch's own
 ``autograd.grad`` of ``s_t`` by ``s_{t-1}`` is the independent check, in
@@ -35,7 +35,8 @@ from symbolic.registry import family
 from symbolic.regularizer import VectorJacobianClaim, adjoints, vector_jacobian_product
 
 from .check import check_jacobian
-from .compile import CompiledCell, compile_cell, lambdify_matrix
+from .compile import CompiledCell, compile_cell
+from .matrix_code import lambdify_matrix
 from .weights import cell_sizes, random_params
 
 __all__ = [
@@ -147,7 +148,7 @@ def torch_function(
     sizes: Mapping[sp.Symbol, int] | None = None,
     dtype: Any = None,
 ) -> Any:
-    """:func:`numeric.compile.lambdify_matrix` for PyTorch tensors, differentiable.
+    """:func:`numeric.matrix_code.lambdify_matrix` for PyTorch tensors, differentiable.
 
     Same arguments and layout (a leading batch axis; vectors ``(..., r)``);
     ``dtype`` (float64 by default) is that of the constants the code makes.

@@ -4,9 +4,9 @@ import sympy as sp
 from example_cells import no_input_cell, own, two_input_cell
 
 from numeric.check import RTOL, check_jacobian
-from numeric.compile import compile_cell, lambdify_matrix
+from numeric.compile import compile_cell
 from symbolic.activations import z
-from symbolic.builder import CellBuilder, elementwise, hadamard
+from symbolic.builder import CellBuilder, elementwise
 from symbolic.gru import gru
 from symbolic.lstm import lstm
 from symbolic.rnn import elman_rnn
@@ -140,27 +140,6 @@ def test_other_cells_have_no_jacobian_factors(build):
     p = _random_params(cell, rng, **sizes)
     s, x = rng.standard_normal(cc.state_size), rng.standard_normal(cc.input_size)
     assert cc.jacobian_factors(s, x, p) is None
-
-
-def test_lambdify_matrix_handles_hadamard_diag_and_blocks():
-    u, v = sp.MatrixSymbol("u", 2, 1), sp.MatrixSymbol("v", 2, 1)
-    W = sp.MatrixSymbol("W", 2, 2)
-    tanh = sp.Lambda(z, sp.tanh(z))
-    exprs = [
-        sp.HadamardProduct(u, v),
-        sp.DiagMatrix(u) * W,
-        sp.BlockMatrix([[u], [v.applyfunc(tanh)]]),
-        sp.OneMatrix(2, 1) - u,
-        sp.ZeroMatrix(2, 2),
-    ]
-    f = lambdify_matrix([u, v, W], exprs)
-    uu, vv, WW = np.array([1.0, 2.0]), np.array([3.0, -1.0]), np.arange(4.0).reshape(2, 2)
-    had, dw, block, one, zero = f(uu, vv, WW)
-    np.testing.assert_array_equal(had, uu * vv)
-    np.testing.assert_array_equal(dw, np.diag(uu) @ WW)
-    np.testing.assert_allclose(block, np.concatenate([uu, np.tanh(vv)]))
-    np.testing.assert_array_equal(one, 1 - uu)
-    np.testing.assert_array_equal(zero, np.zeros((2, 2)))
 
 
 # --- Hidden size 1, scalar parameters, zero or several inputs, HadamardPower ---
@@ -345,23 +324,6 @@ def test_indrnn_diagonal_recurrence(n):
     a = p["u"] * s + x @ p["W"].T + p["b"]
     _assert_step_and_jacobian(cc, s, x, p, np.maximum(a, 0))
     np.testing.assert_array_equal(cc.jacobian(s, x, p), ((a > 0) * p["u"])[:, :, None] * np.eye(n))
-
-
-@pytest.mark.parametrize("n", [1, 3])
-def test_lambdify_matrix_handles_hadamard_power(n):
-    size = sp.Symbol("n", integer=True, positive=True)
-    v, W = sp.MatrixSymbol("v", size, 1), sp.MatrixSymbol("W", size, size)
-    eps = sp.Symbol("epsilon", positive=True)
-    square = hadamard(v, v) + v  # SymPy folds v ⊙ v into HadamardPower(v, 2) inside the sum
-    assert square.has(sp.HadamardPower)
-    exprs = [square, sp.HadamardPower(W * v, 3), sp.HadamardPower(v, eps)]
-    f = lambdify_matrix([v, W, eps], exprs, sizes={size: n})
-    rng = np.random.default_rng(18)
-    vv, WW = rng.uniform(0.5, 2.0, n), rng.standard_normal((n, n))
-    got = f(vv, WW, 0.5)
-    np.testing.assert_allclose(got[0], vv**2 + vv, rtol=RTOL)
-    np.testing.assert_allclose(got[1], (WW @ vv) ** 3, rtol=RTOL)
-    np.testing.assert_allclose(got[2], np.sqrt(vv), rtol=RTOL)
 
 
 def test_weights_near_the_float64_limit_give_the_exact_pre_activation():

@@ -11,7 +11,7 @@ import sympy as sp
 from example_cells import no_input_cell, own, two_input_cell
 
 import numeric.regularizer as regularizer
-from numeric.compile import _NAMESPACE
+from numeric.matrix_code import _NAMESPACE
 from numeric.regularizer import (
     check_vector_jacobian,
     clip_grad_norm,

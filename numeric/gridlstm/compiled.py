@@ -8,7 +8,7 @@ block at ``(t, l)`` reads the time vectors of ``(t-1, l)`` and the depth
 vectors of ``(t, l-1)``; below the first layer the input dimension holds the
 projected input (``h_{t,0} = P_h x_t``), the output is its hidden vector at
 the top.  The block's step and its block Jacobian are compiled once with
-:func:`numeric.compile.lambdify_matrix`, time vectors first; each block
+:func:`numeric.matrix_code.lambdify_matrix`, time vectors first; each block
 parameter is a slice of a weight-file array, read off the pre-activation
 equations.  Along time, the whole column of blocks at one step is a step
 model ``s_{t-1} -> s_t`` for :mod:`numeric.flow`, ``s_t`` the concatenation
