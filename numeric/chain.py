@@ -12,7 +12,10 @@ flow; everything else is kept to a small fraction of it:
   ``U^T P_k`` rides along as extra rows of the running product, so a norm
   costs a few percent of a step; it is certified to ``tol`` decades by the
   Frobenius norm, or early in the chain by a bound from ``U``'s coupling to
-  the rest, with Lanczos as the fallback.
+  the rest, with Lanczos as the fallback.  Once the products are
+  numerically of low rank, the norms of ``GROUP`` steps are certified
+  together, in one batched eigensolve from the carried rows alone; a group
+  that is not certified whole is redone step by step.
 - The products go into two preallocated buffers, in turn.
 - Step Jacobians of the form ``diag(d_t) W`` (the Elman RNN's) come as
   :class:`RowScaled` factors: the step is a column scaling of ``P_{k-1}``
@@ -44,6 +47,8 @@ TINY = 1e-290
 #: overflows nor (short of cancellation) sinks below float64.  Outside, the
 #: factors are normalised first.
 SAFE = 1e-30
+#: Steps whose norms :meth:`_Chain._group` certifies together.
+GROUP = 16
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,9 @@ class _Chain:
         self.scale = 0.0
         self.vanished = False
         self.k = 0
+        # For _group: the product before the group, and each step's Y.
+        self._saved: np.ndarray | None = None
+        self._ys: np.ndarray | None = None
 
     def push(self, chunk: np.ndarray | RowScaled, mantissa: np.ndarray | None) -> np.ndarray:
         """Multiply in ``chunk`` (step Jacobians, latest time first).
@@ -93,28 +101,87 @@ class _Chain:
         if self.head is not None:
             # Re-project once a chunk, so rounding in the carried rows cannot build up.
             self.norms.project(self.head[: self.n], out=self.head[self.n :])
+        in_range = None
         if isinstance(chunk, RowScaled):
             d_peaks, w_peak = np.max(np.abs(chunk.d), axis=1), float(np.max(np.abs(chunk.W)))
             in_range = (SAFE < d_peaks) & (d_peaks < 1.0 / SAFE) & (SAFE < w_peak < 1.0 / SAFE)
         # A non-finite Jacobian shows as a non-finite product, reported by _step.
         with np.errstate(over="ignore", invalid="ignore"):
-            for i in range(len(chunk)):
+            i, eager_until = 0, 0
+            while i < len(chunk):
                 if self.vanished:
                     if mantissa is not None:
                         mantissa[self.k + i : self.k + len(chunk)] = 0.0
                     break
-                if not isinstance(chunk, RowScaled):
-                    J = chunk[i]
-                elif in_range[i]:
-                    J = None
-                    self._scale_and_multiply(chunk.d[i], chunk.W)
-                else:
-                    J = self._extreme(chunk.d[i], chunk.W, self.k + i)
-                if J is not None:
-                    self._multiply(J)
+                if mantissa is None and i >= eager_until and self.norms.low_rank:
+                    stop = min(i + GROUP, len(chunk))
+                    group = self._group(chunk, i, stop, in_range)
+                    if group is not None:
+                        logs[i:stop] = group
+                        i = stop
+                        continue
+                    eager_until = stop
+                J = self._multiply_in(chunk, i, in_range)
                 logs[i] = self._step(J, self.k + i, mantissa)
+                i += 1
         self.k += len(chunk)
         return logs
+
+    def _multiply_in(self, chunk, i: int, in_range) -> np.ndarray | None:
+        """``spare = [P; Y] J_i``; returns ``J_i`` as a matrix, or None if it was never formed."""
+        if not isinstance(chunk, RowScaled):
+            J = chunk[i]
+        elif in_range[i]:
+            self._scale_and_multiply(chunk.d[i], chunk.W)
+            return None
+        else:
+            J = self._extreme(chunk.d[i], chunk.W, self.k + i)
+        self._multiply(J)
+        return J
+
+    def _group(self, chunk, start: int, stop: int, in_range) -> np.ndarray | None:
+        """Steps ``start..stop-1`` with their norms certified together afterwards.
+
+        In the low-rank regime bound 1 of :class:`ChainNorms` certifies step
+        after step, and it needs only ``Y = U^T P`` and ``||P||_F^2``: those
+        are kept, and all the group's bounds are taken in one batched
+        eigensolve.  If any step needs more (a product out of the normal
+        range, a norm bound 1 cannot certify), the chain is put back as it was before the group and None returned.
+        """
+        n, head = self.n, self.head
+        if self._saved is None:
+            self._saved = np.empty_like(head)
+            self._ys = np.empty((GROUP, self.norms.rows, n))
+        np.copyto(self._saved, head)
+        scale, count = self.scale, stop - start
+        f2s, scales = np.empty(count), np.empty(count)
+        for i in range(count):
+            out = self.spare
+            self._multiply_in(chunk, start + i, in_range)
+            f2 = float(np.vdot(out[:n], out[:n]))
+            if not TINY <= f2 < math.inf:
+                break
+            self._ys[i] = out[n:]
+            f2s[i], scales[i] = f2, self.scale
+            self._swap(f2)
+        else:
+            sigma = self.norms.certify_all(self._ys[:count], f2s, self.head)
+            if sigma is not None:
+                return scales + np.log10(sigma)
+        np.copyto(self.head, self._saved)
+        self.scale = scale
+        return None
+
+    def _swap(self, f2: float) -> None:
+        """Rescale the norms-only product if ``f2`` left the safe range; swap the buffers."""
+        out = self.spare
+        if not RESCALE_BELOW < f2 < 1.0 / RESCALE_BELOW:
+            # Rescaled only now and then: in between, the products can neither
+            # overflow nor sink into subnormals.
+            out *= 1.0 / math.sqrt(f2)
+            self.scale += 0.5 * math.log10(f2)
+        self.spare = self.head if self.head is not None else np.empty_like(out)
+        self.head = out
 
     def _extreme(self, d: np.ndarray, W: np.ndarray, k: int) -> np.ndarray:
         """``diag(d) W`` with a factor outside the safe range, divided by its peaks.
@@ -203,13 +270,8 @@ class _Chain:
             out *= 1.0 / sigma
             mantissa[k] = P
             self.scale = log
-        elif not RESCALE_BELOW < f2 < 1.0 / RESCALE_BELOW:
-            # Rescaled only now and then: in between, the products can neither
-            # overflow nor sink into subnormals.
-            out *= 1.0 / math.sqrt(f2)
-            self.scale += 0.5 * math.log10(f2)
-        self.spare = self.head if self.head is not None else np.empty_like(out)
-        self.head = out
+            f2 = 1.0
+        self._swap(f2)
         return log
 
 

@@ -331,6 +331,8 @@ class ChainNorms:
         self.certified = 0
         self.coupled = 0
         self.lanczos = 0
+        #: Whether bound 1 certified the last norm (the products are numerically low rank).
+        self.low_rank = False
 
     def project(self, P: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """``Y = U^T P``, shape ``(rows, N)``."""
@@ -354,13 +356,9 @@ class ChainNorms:
             Y = self.project(P)
         certain, half = 10.0 ** (2 * self.tol), 10.0**self.tol
         G = Y @ Y.T
-        top, tail = float(np.linalg.eigvalsh(G)[-1]), f2 - float(np.trace(G))
-        if 0.0 < top and top + tail <= top * certain:
-            self.certified += 1
-            if top + tail > top * half:
-                # Less than half the margin left: improve the basis now.
-                self._power_step(P, Y, P @ Y.T)
-            return math.sqrt(top)
+        sigma = self._frobenius(G[None], np.array([f2]), P, Y)
+        if sigma is not None:
+            return float(sigma[0])
         for power in range(POWER_STEPS + 1):
             w, A = np.linalg.eigh(Y @ Y.T if power else G)
             top, tail = float(w[-1]), f2 - float(w.sum())
@@ -383,6 +381,41 @@ class ChainNorms:
         Z[:, 0] = res.right  # the Lanczos vector replaces the weakest Ritz vector
         self._power_step(P, Y, Z)
         return res.sigma
+
+    def certify_all(
+        self, Y: np.ndarray, frobenius2: np.ndarray, head: np.ndarray
+    ) -> np.ndarray | None:
+        """``||P_i||_2`` of several products from ``Y_i = U^T P_i`` alone, or None.
+
+        Bound 1 for each product in one batched eigensolve: ``Y`` is
+        ``(g, rows, N)``, ``frobenius2`` the ``||P_i||_F^2``.  None unless
+        every norm is certified, and then nothing changes.  ``head`` is
+        ``[P; Y]`` of the last product: if any margin was less than half
+        left, the basis is improved from it.
+        """
+        return self._frobenius(
+            Y @ Y.transpose(0, 2, 1), frobenius2, head[: -self.rows], head[-self.rows :]
+        )
+
+    def _frobenius(
+        self, G: np.ndarray, f2: np.ndarray, P: np.ndarray, Y: np.ndarray
+    ) -> np.ndarray | None:
+        """Bound 1 from Gram matrices ``G_i = Y_i Y_i^T`` and ``f2_i = ||P_i||_F^2``.
+
+        The square roots of the top Ritz values if every one is certified,
+        else None; sets :attr:`low_rank` to whether they were.  ``[P; Y]``
+        are the last product and its projection, for the power step.
+        """
+        top = np.linalg.eigvalsh(G)[:, -1]
+        upper = top + (f2 - np.trace(G, axis1=1, axis2=2))
+        self.low_rank = bool(np.all((0.0 < top) & (upper <= top * 10.0 ** (2 * self.tol))))
+        if not self.low_rank:
+            return None
+        self.certified += len(top)
+        if np.any(upper > top * 10.0**self.tol):
+            # Less than half the margin left: improve the basis now.
+            self._power_step(P, Y, P @ Y.T)
+        return np.sqrt(top)
 
     def _power_step(self, P: np.ndarray, Y: np.ndarray, Z: np.ndarray) -> None:
         """``U <- orth(Z)`` for ``Z`` spanning ``P P^T U``; then ``Y <- U^T P``."""

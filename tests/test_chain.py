@@ -173,3 +173,86 @@ def test_non_finite_factors_are_reported_with_their_k():
         chain_log10_norms([RowScaled(d, Q)])
     with pytest.raises(GradproofInputError, match="not finite at k = 1"):
         chain_log10_norms([RowScaled(d[:2], np.full((3, 3), np.nan))])
+
+
+# --- Norms certified a group of steps at a time (numerically low-rank products) ---
+
+
+def _exact_log_norms(jacobians):
+    """``log10 ||J_1 ... J_k||_2`` by the SVD of a running product renormalised each step."""
+    P, scale, logs = np.eye(jacobians.shape[-1]), 0.0, []
+    for J in jacobians:
+        P = P @ J
+        f = np.linalg.norm(P)
+        P, scale = P / f, scale + math.log10(f)
+        logs.append(scale + math.log10(np.linalg.norm(P, 2)))
+    return np.array(logs)
+
+
+def _reviving_chain(n, steps, revive, seed):
+    """Diagonal ``diag(a_t)``, ``a_t`` about ``0.98^i``, whose products are soon
+    numerically of rank below 16, except at step ``revive``: ``I + c e e^T`` with
+    ``e`` the 17th coordinate vector, which no 16-vector basis of the top
+    singular subspace holds, so that it takes over as the top direction.
+    Diagonal, so that every product keeps every entry to full relative
+    precision, the smallest too."""
+    rng = np.random.default_rng(seed)
+    a = 0.98 ** np.arange(n) * rng.uniform(0.9, 1.0, (steps, n))
+    a[revive] = 1.0
+    a[revive, 16] += 1e3 / np.prod(a[:revive, 16] / a[:revive, 0])
+    return a[:, :, None] * np.eye(n)
+
+
+class _Spy:
+    """Counts :meth:`ChainNorms.certify_all` calls and their refusals."""
+
+    def __init__(self, monkeypatch, replacement=None):
+        self.calls = self.refused = 0
+        original = replacement or spectral.ChainNorms.certify_all
+
+        def certify_all(norms, *args):
+            out = original(norms, *args)
+            self.calls += 1
+            self.refused += out is None
+            return out
+
+        monkeypatch.setattr(spectral.ChainNorms, "certify_all", certify_all)
+
+
+def test_grouped_norms_match_the_svd_and_step_by_step_ones(monkeypatch):
+    n, steps = 64, 400
+    rng = np.random.default_rng(40)
+    W = rng.standard_normal((n, n)) / np.sqrt(n)
+    d = 1 - np.tanh(rng.standard_normal((steps, n))) ** 2
+    exact = _exact_log_norms(d[:, :, None] * W)
+    spy = _Spy(monkeypatch)
+    grouped = chain_log10_norms([RowScaled(d[:200], W), RowScaled(d[200:], W)])
+    # The matrices mode certifies step by step.
+    step_by_step = chain_log10_norms([d[:, :, None] * W], mantissa=np.empty((steps, n, n)))
+    assert spy.calls > 10
+    assert np.max(np.abs(grouped - exact)) <= spectral.LOG10_TOL
+    assert np.max(np.abs(step_by_step - exact)) <= spectral.LOG10_TOL
+
+
+@pytest.mark.parametrize("revive", [80, 87, 93])
+def test_a_group_that_meets_a_direction_outside_the_basis_is_redone(monkeypatch, revive):
+    n = 64
+    jacobians = _reviving_chain(n, 120, revive, seed=41)
+    exact = _exact_log_norms(jacobians)
+    assert exact[revive] - exact[revive - 1] > 2  # the revived direction takes over
+    spy = _Spy(monkeypatch)
+    logs = chain_log10_norms([jacobians])
+    assert spy.refused >= 1
+    assert np.max(np.abs(logs - exact)) <= spectral.LOG10_TOL
+
+
+def test_a_group_bound_that_drops_the_tail_is_caught(monkeypatch):
+    # Teeth: certify every group from the top Ritz value alone, ignoring what
+    # lies outside the basis; the revived direction then shows as an error.
+    def top_ritz_only(norms, Y, f2, head):
+        return np.sqrt(np.linalg.eigvalsh(Y @ Y.transpose(0, 2, 1))[:, -1])
+
+    jacobians = _reviving_chain(64, 120, 87, seed=41)
+    _Spy(monkeypatch, replacement=top_ritz_only)
+    logs = chain_log10_norms([jacobians])
+    assert np.max(np.abs(logs - _exact_log_norms(jacobians))) > 1e3 * spectral.LOG10_TOL
