@@ -51,6 +51,7 @@ from error_contract_strategies import (
 from hypothesis import HealthCheck, Phase, given, settings
 
 import numeric
+from numeric import figure_workers, report
 from numeric.cli import main
 
 #: The umask of every run: neither 0600 nor 0644 files pass for its 0640.
@@ -467,7 +468,22 @@ def test_case_2_report_with_an_output_in_the_way_moves_nothing(tmp_path, capfd):
     assert all(Path(p).exists() for p in named), f"the message names a path that is gone: {err}"
 
 
-def test_case_3_report_files_have_the_umask_permissions(tmp_path, capfd):
+def drawn_figure(path):
+    """A small real figure, module-level so that a worker process can draw it."""
+    from matplotlib.figure import Figure
+
+    from numeric.plots import save_figure
+
+    save_figure(Figure(figsize=(1, 1)), path)
+    return "a caption"
+
+
+def test_case_3_report_files_have_the_umask_permissions(tmp_path, capfd, monkeypatch):
+    # One small figure, drawn in a worker process as the report's are.
+    monkeypatch.setattr(
+        report, "SECTIONS", [report.Section("s", lambda: (), (("f.pdf", drawn_figure),))]
+    )
+    monkeypatch.setattr(figure_workers, "_cores", lambda: 2)
     old_umask = os.umask(UMASK)
     try:
         code = main(["report", "--out", str(tmp_path / "out")])

@@ -11,17 +11,10 @@ from numeric.cli import main
 from numeric.errors import GradproofInputError
 
 
-def test_report_without_latex_engine_writes_tex_and_says_so(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(report.shutil, "which", lambda name: None)
+def test_report_without_latex_engine_writes_tex_and_says_so(tmp_path, small_report, capsys):
     assert main(["report", "--out", str(tmp_path / "r")]) == 0
-    out = capsys.readouterr().out
-    assert "no LaTeX engine" in out
-    figures = [name for section in report.SECTIONS for name, _ in section.figures]
-    expected = ["report.tex", "refs.bib", *figures]
-    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == sorted(expected)
-    tex = (tmp_path / "r" / "report.tex").read_text()
-    assert "checked: exact, numeric" in tex and "FAILED" not in tex
-    assert "\\includegraphics" in tex
+    assert "no LaTeX engine" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["f.pdf", "refs.bib", "report.tex"]
 
 
 LATEX = pytest.mark.skipif(shutil.which("latexmk") is None, reason="no latexmk installed")
@@ -39,6 +32,16 @@ def built(tmp_path_factory):
             mp.setattr(figure_workers, "_cores", lambda cores=cores: cores)
             assert main(["report", "--out", str(root / name), *OPTIONS]) == 0
     return root
+
+
+@LATEX
+def test_every_step_is_checked_and_every_figure_written(built):
+    figures = [name for section in report.SECTIONS for name, _ in section.figures]
+    expected = ["report.tex", "refs.bib", "report.pdf", *figures]
+    assert sorted(p.name for p in (built / "a").iterdir()) == sorted(expected)
+    tex = (built / "a" / "report.tex").read_text()
+    assert "checked: exact, numeric" in tex and "FAILED" not in tex
+    assert "\\includegraphics" in tex
 
 
 @LATEX
