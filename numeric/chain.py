@@ -49,6 +49,9 @@ TINY = 1e-290
 SAFE = 1e-30
 #: Steps whose norms :meth:`_Chain._group` certifies together.
 GROUP = 16
+#: Products of this size or larger are certified step by step: their product
+#: dwarfs the per-step cost, and a group's saved copy would add a third buffer.
+GROUP_BELOW = 1024
 
 
 @dataclass(frozen=True)
@@ -108,12 +111,13 @@ class _Chain:
         # A non-finite Jacobian shows as a non-finite product, reported by _step.
         with np.errstate(over="ignore", invalid="ignore"):
             i, eager_until = 0, 0
+            grouped = mantissa is None and self.n < GROUP_BELOW
             while i < len(chunk):
                 if self.vanished:
                     if mantissa is not None:
                         mantissa[self.k + i : self.k + len(chunk)] = 0.0
                     break
-                if mantissa is None and i >= eager_until and self.norms.low_rank:
+                if grouped and i >= eager_until and self.norms.low_rank:
                     stop = min(i + GROUP, len(chunk))
                     group = self._group(chunk, i, stop, in_range)
                     if group is not None:
