@@ -150,7 +150,8 @@ class _Chain:
         after step, and it needs only ``Y = U^T P`` and ``||P||_F^2``: those
         are kept, and all the group's bounds are taken in one batched
         eigensolve.  If any step needs more (a product out of the normal
-        range, a norm bound 1 cannot certify), the chain is put back as it was before the group and None returned.
+        range, a norm bound 1 cannot certify), the chain is put back as it
+        was before the group and None returned.
         """
         n, head = self.n, self.head
         if self._saved is None:
@@ -204,7 +205,7 @@ class _Chain:
         return (d / peaks[0])[:, None] * (W / peaks[1])
 
     def _scale_and_multiply(self, d: np.ndarray, W: np.ndarray) -> None:
-        """``spare = [P; Y] diag(d) W``: the columns scaled in place (the head is spent), one GEMM."""
+        """``spare = [P; Y] diag(d) W``: columns scaled in place (the head is spent), one GEMM."""
         if self.head is None:
             np.multiply(d[:, None], W, out=self.spare[: self.n])
             self.norms.project(self.spare[: self.n], out=self.spare[self.n :])
