@@ -22,8 +22,8 @@ from symbolic.cells import Cell
 from symbolic.printers import text
 
 from .check import RTOL, CheckResult
-from .compile import lambdify_matrix
 from .flow import decay_rate, measured_trend
+from .matrix_code import lambdify_matrix
 from .weights import cell_sizes
 
 __all__ = [
@@ -47,11 +47,7 @@ def spectral_norm(A: np.ndarray) -> float:
     >>> spectral_norm(np.full((2, 2), 1e300)) / 1e300
     2.0
     """
-    A = np.atleast_2d(np.asarray(A, dtype=float))
-    peak = float(np.max(np.abs(A))) if A.size else 0.0
-    if peak == 0.0:
-        return 0.0
-    return peak * float(np.linalg.norm(A / peak, 2))
+    return float(_beyond_float64(A, _scaled_norm))
 
 
 @dataclass(frozen=True)
@@ -60,7 +56,10 @@ class EvaluatedBound:
 
     ``value`` is ``B``; ``gamma`` the activation constant and ``sigma_max``,
     ``spectral_radius`` those of the bound's matrix, where it declares them.
-    ``formula`` is ``B`` in plain text (``gamma sigma_max(W)`` style).
+    ``formula`` is ``B`` in plain text (``gamma sigma_max(W)`` style).  The
+    ``log10_*`` fields are the base-10 logarithms of the three numbers,
+    finite even where a number is beyond float64 (and then ``inf``); left
+    out, they are taken from the numbers.
     """
 
     value: float
@@ -68,6 +67,32 @@ class EvaluatedBound:
     gamma: float | None
     sigma_max: float | None
     spectral_radius: float | None
+    log10_value: float | None = None
+    log10_sigma_max: float | None = None
+    log10_spectral_radius: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("value", "sigma_max", "spectral_radius"):
+            number = getattr(self, name)
+            if getattr(self, f"log10_{name}") is None and number is not None:
+                log = math.log10(number) if number > 0 else -math.inf
+                object.__setattr__(self, f"log10_{name}", log)
+
+    def shown(self, name: str, digits: int = 6) -> str:
+        """``value``, ``sigma_max`` or ``spectral_radius`` in text, beyond float64 too.
+
+        Examples
+        --------
+        >>> b = EvaluatedBound(math.inf, "sigma_max(W)", 1.0, math.inf, None, 308.90309, 308.90309)
+        >>> b.shown("value"), b.shown("gamma", 4)
+        ('8e+308', '1')
+        """
+        number = getattr(self, name)
+        log = getattr(self, f"log10_{name}", None)
+        if math.isfinite(number) or log is None or not math.isfinite(log):
+            return f"{number:.{digits}g}"
+        exponent = math.floor(log)
+        return f"{10 ** (log - exponent):.{digits}g}e+{exponent}"
 
 
 def _matrix_value(expr: sp.Basic, params: Mapping[str, np.ndarray], cell: Cell) -> np.ndarray:
@@ -81,13 +106,35 @@ def _matrix_value(expr: sp.Basic, params: Mapping[str, np.ndarray], cell: Cell) 
     return np.asarray(value, dtype=float)
 
 
-def _value(expr: sp.Expr, params: Mapping[str, np.ndarray], cell: Cell) -> float:
+def _value(expr: sp.Expr, params: Mapping[str, np.ndarray], cell: Cell) -> sp.Float:
+    """``expr`` at ``params``, as a SymPy float, whose exponent has no float64 limit."""
     values = {p: sp.Float(float(params[p.name])) for p in cell.params if isinstance(p, sp.Symbol)}
     for f in expr.atoms(SigmaMax):
-        values[f] = sp.Float(spectral_norm(_matrix_value(f.args[0], params, cell)))
+        values[f] = _beyond_float64(_matrix_value(f.args[0], params, cell), _scaled_norm)
     for f in expr.atoms(MaxAbs):
         values[f] = sp.Float(float(np.max(np.abs(_matrix_value(f.args[0], params, cell)))))
-    return float(expr.xreplace(values))
+    return sp.Float(expr.xreplace(values).evalf())
+
+
+def _scaled_norm(A: np.ndarray) -> float:
+    return float(np.linalg.norm(A, 2))
+
+
+def _scaled_radius(A: np.ndarray) -> float:
+    return float(np.max(np.abs(np.linalg.eigvals(A))))
+
+
+def _beyond_float64(M: np.ndarray, of_scaled) -> sp.Float:
+    """A norm-like ``f(M) = peak f(M / peak)``, as a SymPy float even past 1e308."""
+    M = np.atleast_2d(np.asarray(M, dtype=float))
+    peak = float(np.max(np.abs(M))) if M.size else 0.0
+    if peak == 0.0:
+        return sp.Float(0)
+    return sp.Float(peak) * sp.Float(of_scaled(M / peak))
+
+
+def _log10(number: sp.Float) -> float:
+    return float(sp.log(number, 10).evalf()) if number > 0 else -math.inf
 
 
 def evaluate_bound(cell: Cell, params: Mapping[str, np.ndarray]) -> EvaluatedBound | None:
@@ -96,36 +143,55 @@ def evaluate_bound(cell: Cell, params: Mapping[str, np.ndarray]) -> EvaluatedBou
     Examples
     --------
     >>> from symbolic.rnn import elman_rnn
-    >>> params = {"W": np.diag([0.5, -2.0]), "U": np.ones((2, 1)), "b": np.zeros(2)}
+    >>> params = {"W": 2 * np.eye(3), "U": np.ones((3, 1)), "b": np.zeros(3)}
     >>> b = evaluate_bound(elman_rnn("sigmoid"), params)
     >>> b.value, b.gamma, b.sigma_max, b.formula
     (0.5, 0.25, 2.0, 'sigma_max(W)/4')
+
+    Weights of 1e308 give a bound beyond float64, whose logarithm is still known:
+
+    >>> b = evaluate_bound(elman_rnn("tanh"), {**params, "W": np.full((3, 3), 1e308)})
+    >>> b.value, round(b.log10_value, 4), b.shown("sigma_max")
+    (inf, 308.4771, '3e+308')
     """
     bound = cell.bound
     if bound is None:
         return None
-    sigma = radius = None
+    numbers = {}
     if bound.matrix is not None:
         M = np.atleast_2d(_matrix_value(bound.matrix, params, cell))
-        sigma = spectral_norm(M)
+        numbers["sigma_max"] = _beyond_float64(M, _scaled_norm)
         if M.shape[0] == M.shape[1] and np.all(np.isfinite(M)):
-            peak = float(np.max(np.abs(M))) or 1.0
-            radius = peak * float(np.max(np.abs(np.linalg.eigvals(M / peak))))
+            numbers["spectral_radius"] = _beyond_float64(M, _scaled_radius)
+    numbers["value"] = _value(bound.value, params, cell)
     gamma = None if bound.gamma is None else float(bound.gamma)
     return EvaluatedBound(
-        _value(bound.value, params, cell), text(bound.value), gamma, sigma, radius
+        float(numbers["value"]),
+        text(bound.value),
+        gamma,
+        *(float(numbers[k]) if k in numbers else None for k in ("sigma_max", "spectral_radius")),
+        *(
+            _log10(numbers[k]) if k in numbers else None
+            for k in ("value", "sigma_max", "spectral_radius")
+        ),
     )
 
 
-def log10_bound(step_bound: float, steps: int) -> np.ndarray:
+def log10_bound(step_bound: float | EvaluatedBound, steps: int) -> np.ndarray:
     """``k log10(B)`` for k = 1..steps: the bound ``B^k`` on ``||ds_T/ds_{T-k}||_2``.
+
+    ``step_bound`` is ``B``, or an :class:`EvaluatedBound`, whose logarithm
+    is used (finite even where ``B`` is beyond float64).
 
     Examples
     --------
     >>> log10_bound(0.1, 3)
     array([-1., -2., -3.])
     """
-    per_step = math.log10(step_bound) if step_bound > 0 else -math.inf
+    if isinstance(step_bound, EvaluatedBound):
+        per_step = step_bound.log10_value
+    else:
+        per_step = math.log10(step_bound) if step_bound > 0 else -math.inf
     return per_step * np.arange(1, steps + 1, dtype=float)
 
 
@@ -217,11 +283,11 @@ def verdict(bound: EvaluatedBound | None, log10_norm: np.ndarray) -> Verdict:
         return Verdict(None, None, None, rate, measured, summary)
     B = bound.value
     constants = [
-        f"{name} = {v:.4g}"
-        for name, v in (("gamma", bound.gamma), ("sigma_max", bound.sigma_max))
-        if v is not None
+        f"{name} = {bound.shown(name, 4)}"
+        for name in ("gamma", "sigma_max")
+        if getattr(bound, name) is not None
     ]
-    named = f"B = {bound.formula} = {B:.4g}"
+    named = f"B = {bound.formula} = {bound.shown('value', 4)}"
     # B carries rounding error, so a value within RTOL of 1 is 1: claiming a
     # guarantee there would rest on the last bit of an SVD.
     below, above = B < 1.0 - RTOL, B > 1.0 + RTOL

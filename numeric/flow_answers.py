@@ -177,7 +177,7 @@ def cell_answer(
            2       -0.602060       -0.602060
     """
 
-    log10_b = None if bound is None else log10_bound(bound.value, flow.steps)
+    log10_b = None if bound is None else log10_bound(bound, flow.steps)
     hidden = model.state_sizes[0]
     result = {
         "cell": cell_name,
@@ -204,15 +204,15 @@ def bound_line(bound: EvaluatedBound) -> str:
     >>> bound_line(EvaluatedBound(0.9, "sigma_max(W)", 1.0, 0.9, None))
     'step bound B = sigma_max(W) = 0.9, gamma 1, sigma_max 0.9'
     """
-    shown = [f"step bound B = {bound.formula} = {bound.value:.6g}"]
+    shown = [f"step bound B = {bound.formula} = {bound.shown('value')}"]
     shown += [
-        f"{name} {value:.6g}"
-        for name, value in (
-            ("gamma", bound.gamma),
-            ("sigma_max", bound.sigma_max),
-            ("spectral radius", bound.spectral_radius),
+        f"{label} {bound.shown(name)}"
+        for label, name in (
+            ("gamma", "gamma"),
+            ("sigma_max", "sigma_max"),
+            ("spectral radius", "spectral_radius"),
         )
-        if value is not None
+        if getattr(bound, name) is not None
     ]
     return ", ".join(shown)
 

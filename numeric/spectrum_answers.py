@@ -53,7 +53,7 @@ def lyapunov_check(exponents: np.ndarray, bound: EvaluatedBound | None) -> dict 
     result = check_lyapunov_bound(exponents, bound)
     return {
         "largest_exponent": float(np.max(exponents)),
-        "ln_step_bound": math.log(bound.value) if bound.value > 0 else -math.inf,
+        "ln_step_bound": bound.log10_value * math.log(10),
         "passed": result.passed,
         "detail": result.detail,
     }

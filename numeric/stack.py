@@ -37,9 +37,10 @@ import numpy as np
 from symbolic.jacobians import derivative
 from symbolic.registry import family
 
-from .compile import CompiledCell, compile_cell, lambdify_matrix
+from .compile import CompiledCell, compile_cell
 from .errors import GradproofInputError
 from .lyapunov import ForwardQR, default_chunk, forward_states
+from .matrix_code import lambdify_matrix
 from .weights import cell_sizes, torch_weights
 
 __all__ = [

@@ -41,7 +41,8 @@ from symbolic.regularizer import VectorJacobianClaim
 
 from .bounds import evaluate_bound
 from .check import RTOL, check_jacobian
-from .compile import compile_cell, lambdify_matrix
+from .compile import compile_cell
+from .matrix_code import lambdify_matrix
 from .regularizer import check_vector_jacobian
 from .weights import random_params
 

@@ -1,5 +1,7 @@
 """Declared step bounds at real weights: evaluation, the check against a curve, the verdict."""
 
+import math
+
 import numpy as np
 import pytest
 from example_cells import own
@@ -137,3 +139,23 @@ def test_bounds_of_weights_at_both_ends_of_float64(act):
     # The exact value rounded to the subnormal grid (spacing 2^-1074).
     assert b.sigma_max == pytest.approx(np.ldexp(np.linalg.norm(integers, 2), -1074), abs=5e-324)
     assert 0.0 < b.sigma_max and 0.0 < b.value
+
+
+def test_a_bound_beyond_float64_keeps_its_logarithm():
+    # sigma_max of an 8 x 8 matrix of 1e308 is 8e308: inf as a float, 308.903 decades.
+    n = 8
+    params = {"W": np.full((n, n), 1e308), "U": np.ones((n, 1)), "b": np.zeros(n)}
+    b = evaluate_bound(elman_rnn("sigmoid"), params)
+    exact = math.log10(8) + 308
+    assert b.value == b.sigma_max == b.spectral_radius == math.inf
+    assert b.log10_sigma_max == pytest.approx(exact, rel=1e-14)
+    assert b.log10_spectral_radius == pytest.approx(exact, rel=1e-14)
+    assert b.log10_value == pytest.approx(exact + math.log10(0.25), rel=1e-14)
+    np.testing.assert_allclose(log10_bound(b, 3), b.log10_value * np.arange(1, 4), rtol=1e-14)
+    assert (b.shown("sigma_max"), b.shown("value"), b.shown("gamma")) == (
+        "8e+308",
+        "2e+308",
+        "0.25",
+    )
+    # Teeth: from the float alone, the logarithm is lost.
+    assert np.all(log10_bound(b.value, 3) == math.inf)

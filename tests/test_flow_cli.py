@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import math
 import os
 import re
 import stat
@@ -213,6 +214,20 @@ def test_weights_past_float64_answer_null_in_json_and_the_plot_is_written(tmp_pa
     )
     assert report["sigma_max"] is None and report["verdict"]["summary"]
     assert plot.read_bytes()[:4] == b"\x89PNG"
+    # The bound B^k in log space is finite: k log10(3e308).
+    exact = math.log10(3) + 308
+    np.testing.assert_allclose(report["log10_bound"], exact * np.arange(1, 6), rtol=1e-12)
+
+
+def test_weights_past_float64_print_their_size_not_inf(tmp_path, capsys):
+    weights = _weights_file(
+        tmp_path / "w.npz", np.full((3, 3), 1e308), np.ones((3, 2)), np.zeros(3)
+    )
+    assert run(["flow", "rnn", "--weights", weights, "--steps", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "B = sigma_max(W) = 3e+308, gamma 1, sigma_max 3e+308" in out
+    assert "inf" not in out.replace("-inf", "")  # the norms are exactly zero: -inf
+    assert "1            -inf      308.477121" in out
 
 
 def test_sweep_json_progress_and_plot(tmp_path, capsys):

@@ -30,8 +30,8 @@ from symbolic.gridlstm.sequence_models import GridSequenceModel
 from symbolic.gridlstm.transform import GATE_ROLES
 from symbolic.jacobians import step_jacobian_blocks
 
-from ..compile import lambdify_matrix
 from ..errors import GradproofInputError
+from ..matrix_code import lambdify_matrix
 from .sequence_grids import PEEPHOLE_GATES, SequenceGrid, sequence_grid
 from .weight_files import GridWeights
 
