@@ -58,8 +58,8 @@ class EvaluatedBound:
     ``spectral_radius`` those of the bound's matrix, where it declares them.
     ``formula`` is ``B`` in plain text (``gamma sigma_max(W)`` style).  The
     ``log10_*`` fields are the base-10 logarithms of the three numbers,
-    finite even where a number is beyond float64 (and then ``inf``); left
-    out, they are taken from the numbers.
+    finite even where a number is beyond float64 (and then ``inf``); for a
+    finite number they are always taken from it.
     """
 
     value: float
@@ -72,9 +72,14 @@ class EvaluatedBound:
     log10_spectral_radius: float | None = None
 
     def __post_init__(self) -> None:
+        # A finite number is its own logarithm's source (so that
+        # dataclasses.replace(bound, value=...) stays consistent); only an
+        # infinite one needs the logarithm given.
         for name in ("value", "sigma_max", "spectral_radius"):
             number = getattr(self, name)
-            if getattr(self, f"log10_{name}") is None and number is not None:
+            if number is not None and (
+                math.isfinite(number) or getattr(self, f"log10_{name}") is None
+            ):
                 log = math.log10(number) if number > 0 else -math.inf
                 object.__setattr__(self, f"log10_{name}", log)
 

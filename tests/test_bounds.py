@@ -1,5 +1,6 @@
 """Declared step bounds at real weights: evaluation, the check against a curve, the verdict."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -159,3 +160,10 @@ def test_a_bound_beyond_float64_keeps_its_logarithm():
     )
     # Teeth: from the float alone, the logarithm is lost.
     assert np.all(log10_bound(b.value, 3) == math.inf)
+
+
+def test_a_replaced_finite_value_brings_its_own_logarithm():
+    b = evaluate_bound(elman_rnn("tanh"), {"W": np.eye(2), "U": np.ones((2, 1)), "b": np.zeros(2)})
+    tighter = dataclasses.replace(b, value=0.5)
+    assert tighter.log10_value == math.log10(0.5) and b.log10_value == 0.0
+    np.testing.assert_allclose(log10_bound(tighter, 2), [math.log10(0.5), 2 * math.log10(0.5)])
