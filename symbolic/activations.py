@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import sympy as sp
-from sympy.calculus.util import function_range
+
+from .ranges import real_range
 
 __all__ = ["Activation", "ACTIVATIONS", "activation", "z"]
 
@@ -79,7 +80,7 @@ def _range_over_reals(expr: sp.Expr) -> sp.Set:
     if expr.has(sp.Heaviside, sp.sign):
         expr = expr.rewrite(sp.Piecewise)
     if not isinstance(expr, sp.Piecewise):
-        return function_range(expr, z, sp.S.Reals)
+        return real_range(expr, z)
     pieces = []
     remaining = sp.S.Reals
     for piece, cond in expr.args:
@@ -90,7 +91,7 @@ def _range_over_reals(expr: sp.Expr) -> sp.Set:
         if isinstance(domain, sp.FiniteSet):
             pieces.append(sp.FiniteSet(*[piece.subs(z, p) for p in domain]))
         else:
-            pieces.append(function_range(piece, z, domain))
+            pieces.append(real_range(piece, z, domain))
     return sp.Union(*pieces)
 
 

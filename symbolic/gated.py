@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sympy as sp
-from sympy.calculus.util import function_range
 from sympy.matrices.expressions import DiagMatrix
 
 from .activations import activation, z
@@ -20,6 +19,7 @@ from .cells import Cell
 from .derivation import Claim, EqualityClaim, Notation, Outcome, Partial, Step
 from .explicit import exactly_equal, explicit
 from .printers import latex, text
+from .ranges import real_range
 
 __all__ = [
     "ClosedFormClaim",
@@ -92,7 +92,7 @@ class RangeClaim(Claim):
     interval: sp.Interval
 
     def check_exact(self) -> Outcome:
-        rng = function_range(self.function(z), z, sp.S.Reals)
+        rng = real_range(self.function(z), z)
         ok = rng == self.interval
         return Outcome("exact", bool(ok), f"SymPy finds the range {text(rng)}")
 
