@@ -200,3 +200,10 @@ def test_the_error_contract_states_what_the_command_line_does():
 
     assert TIME_LIMIT == 3600 and REPORT_BUG.startswith("please report it")
     assert "GRADPROOF_DEBUG=1" in REPORT_BUG
+
+
+def test_ci_runs_the_quick_start_test_command():
+    quick_start = re.search(r"```bash\n(.*?)```", _section("## Quick start", "## A sample"), re.S)
+    tests = quick_start.group(1).splitlines()[1]
+    ci = (README.parent / ".ci" / "run").read_text().strip().splitlines()
+    assert ci[-1] == tests
