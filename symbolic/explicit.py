@@ -170,11 +170,15 @@ def _elementwise_jacobian(out, wrt, sizes, definitions) -> sp.ImmutableMatrix:
 def exactly_equal(a: sp.MatrixBase, b: sp.MatrixBase) -> bool:
     """Whether two explicit matrices are equal as expressions.
 
-    Each entry of the difference goes down a ladder, cheapest rung first:
-    structurally zero; clearly non-zero at a fixed rational point (50
-    digits), which rejects at once; zero once every sigmoid, ``exp(.)`` and
-    ``tanh(.)`` is a symbol (:func:`transcendentals_as_symbols`), after
-    as a rational function; ``simplify`` to zero.
+    Each entry of the difference goes down a ladder until a rung decides:
+    structurally zero (equal); zero as a rational function once every
+    sigmoid, ``exp(.)`` and ``tanh(.)`` is a symbol
+    (:func:`transcendentals_as_symbols`), which proves equality and is where
+    most true claims end; clearly non-zero at a fixed rational point (50
+    digits), which rejects at once; ``simplify`` to zero.  The rational rung
+    comes before the numeric one because it is the cheaper of the two on
+    the large entries of gated cells, and a true claim never passes the
+    numeric rung.
 
     Examples
     --------
@@ -188,12 +192,10 @@ def exactly_equal(a: sp.MatrixBase, b: sp.MatrixBase) -> bool:
         return False
     for u, v in zip(a, b, strict=True):
         d = u - v
-        if d == 0:
+        if d == 0 or _zero_as_rational_function(transcendentals_as_symbols(d)):
             continue
         if _clearly_nonzero(d):
             return False
-        if _zero_as_rational_function(transcendentals_as_symbols(d)):
-            continue
         if sp.simplify(d.rewrite(sp.exp)) != 0:
             return False
     return True

@@ -238,10 +238,22 @@ class _LatexPrinter(_MatrixNotation, LatexPrinter):
     def _print_MatMul(self, expr):
         # SymPy brackets the factors of -A (u * v) at the precedence of a sum,
         # so the Hadamard product lost its brackets: print the sign, then A (u * v).
-        positive = -expr
-        if expr.could_extract_minus_sign() and not positive.could_extract_minus_sign():
-            return "- " + self._print(positive)
-        return super()._print_MatMul(expr)
+        # The sign is read off the scalar coefficient: negating the whole product
+        # (as SymPy does) evaluates it, and evaluating diag(v) asks SymPy's
+        # SAT-based assumptions whether the column v is diagonal, about 20 ms a time.
+        args = list(expr.args)
+        if not isinstance(args[0], sp.MatrixExpr) and args[0].could_extract_minus_sign():
+            coeff = -args[0]
+            positive = args[1:] if coeff == 1 else [coeff, *args[1:]]
+            return "- " + self._print(sp.MatMul(*positive) if len(positive) > 1 else positive[0])
+        # As SymPy brackets factors: a scalar product as it is, others by precedence.
+        level = precedence_traditional(expr)
+        return " ".join(
+            self._print(a)
+            if isinstance(a, sp.Mul) and not isinstance(a, sp.MatMul)
+            else self.parenthesize(a, level, False)
+            for a in args
+        )
 
     def _print_Heaviside(self, expr, exp=None):
         # The slope of relu: its two cases, undefined at 0 (SymPy's theta is

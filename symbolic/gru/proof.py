@@ -30,6 +30,21 @@ __all__ = ["gru_derivations", "gru_jacobian_derivation"]
 _T, _k = sp.symbols("T k", integer=True)
 
 
+def _product(*factors: sp.MatrixExpr) -> sp.MatrixExpr:
+    """``A * B * ...`` as the operator builds it, without re-evaluating the factors.
+
+    The operator evaluates every factor again, and evaluating ``diag(v)``
+    asks SymPy's SAT-based assumptions whether the column ``v`` is diagonal
+    (about 20 ms each time); the factors here are already in final form.
+    """
+    return sp.MatMul(*factors).doit(deep=False)
+
+
+def _sum(*terms: sp.MatrixExpr) -> sp.MatrixExpr:
+    """``A + B + ...`` as the operator builds it; see :func:`_product`."""
+    return sp.MatAdd(*terms).doit(deep=False)
+
+
 def gru_jacobian_derivation(
     variant: str = "pytorch", sizes: tuple[int, ...] = (2, 3)
 ) -> Derivation:
@@ -59,21 +74,25 @@ def gru_jacobian_derivation(
     ((dh,),) = step_jacobian_blocks(cell)
     slope_n = DiagMatrix(one_minus_square(cand))
     if variant == "pytorch":
-        hidden = W["W_{hn}"] * h_prev + W["b_{hn}"]
-        ref_dn = slope_n * (
-            DiagMatrix(r) * W["W_{hn}"] + DiagMatrix(hidden) * sigmoid_slope(r) * W["W_{hr}"]
+        hidden = _sum(_product(W["W_{hn}"], h_prev), W["b_{hn}"])
+        ref_dn = _product(
+            slope_n,
+            _sum(
+                _product(DiagMatrix(r), W["W_{hn}"]),
+                _product(DiagMatrix(hidden), sigmoid_slope(r), W["W_{hr}"]),
+            ),
         )
         dn_reason = r"$r_t$ scales $W_{hn} h_{t-1} + b_{hn}$: product rule inside the tanh"
     else:
-        ref_dn = (
-            slope_n
-            * W["W_{hn}"]
-            * (DiagMatrix(r) + DiagMatrix(h_prev) * sigmoid_slope(r) * W["W_{hr}"])
+        ref_dn = _product(
+            slope_n,
+            W["W_{hn}"],
+            _sum(DiagMatrix(r), _product(DiagMatrix(h_prev), sigmoid_slope(r), W["W_{hr}"])),
         )
         dn_reason = r"$r_t$ scales $h_{t-1}$ before $W_{hn}$: product rule on $r_t \odot h_{t-1}$"
     carry = DiagMatrix(zg)
     gate_term = (DiagMatrix(h_prev - cand), sigmoid_slope(zg), W["W_{hz}"])
-    ref_dh = carry + DiagMatrix(ones - zg) * ref_dn + sp.MatMul(*gate_term)
+    ref_dh = _sum(carry, _product(DiagMatrix(ones - zg), ref_dn), sp.MatMul(*gate_term))
     steps = (
         *definition_steps(cell),
         *slope_identities(),
