@@ -25,8 +25,6 @@ import sympy as sp
 from sympy.matrices.expressions import DiagMatrix, HadamardPower, HadamardProduct
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.polys.domains import QQ
-from sympy.polys.fields import field
-from sympy.polys.polyerrors import CoercionFailed
 from sympy.polys.rings import ring
 
 from .cells import Cell
@@ -39,7 +37,6 @@ __all__ = [
     "explicit",
     "explicit_state",
     "jacobian_mismatches",
-    "transcendentals_as_symbols",
 ]
 
 
@@ -173,7 +170,7 @@ def exactly_equal(a: sp.MatrixBase, b: sp.MatrixBase) -> bool:
     Each entry of the difference goes down a ladder until a rung decides:
     structurally zero (equal); zero as a rational function once every
     sigmoid, ``exp(.)`` and ``tanh(.)`` is a symbol
-    (:func:`transcendentals_as_symbols`), which proves equality and is where
+    (:func:`_zero_as_rational_function`), which proves equality and is where
     most true claims end; clearly non-zero at a fixed rational point (50
     digits), which rejects at once; ``simplify`` to zero.  The rational rung
     comes before the numeric one because it is the cheaper of the two on
@@ -192,7 +189,7 @@ def exactly_equal(a: sp.MatrixBase, b: sp.MatrixBase) -> bool:
         return False
     for u, v in zip(a, b, strict=True):
         d = u - v
-        if d == 0 or _zero_as_rational_function(transcendentals_as_symbols(d)):
+        if d == 0 or _zero_as_rational_function(d):
             continue
         if _clearly_nonzero(d):
             return False
@@ -202,62 +199,115 @@ def exactly_equal(a: sp.MatrixBase, b: sp.MatrixBase) -> bool:
 
 
 def _zero_as_rational_function(expr: sp.Expr) -> bool:
-    """Whether ``expr`` is 0 as a rational function of its symbols, over the rationals.
+    """Whether ``expr`` is 0 as a rational function once its transcendentals are symbols.
 
-    Sparse polynomial arithmetic (SymPy's ``ring`` and ``field``) expands
-    ten times faster than ``expand`` on expression trees; expressions they
-    cannot hold (irrational coefficients, symbolic exponents) go through
-    ``together`` and ``expand`` of the numerator.
-    """
-    gens = sorted(expr.free_symbols, key=sp.default_sort_key)
-    if gens:
-        for domain in (ring, field):
-            try:
-                return domain(gens, QQ)[0].from_expr(expr) == 0
-            except (ValueError, TypeError, CoercionFailed):
-                continue
-    return sp.expand(sp.fraction(sp.together(expr))[0]) == 0
+    Each sigmoid ``S = 1/(1 + exp(u))`` becomes a symbol, and ``exp(u)``
+    its value ``(1 - S)/S``; any other ``exp(.)``, ``tanh(.)`` or other
+    non-rational part becomes a symbol of its own.  A replacement is equal
+    to what it replaces, or is one symbol standing for one subexpression
+    wherever it occurs, so what is zero afterwards was zero before.  This
+    makes SymPy's sigmoid slope ``exp(-a)/(1 + exp(-a))**2`` and the
+    hand-written ``S (1 - S)`` the same.
 
-
-def transcendentals_as_symbols(expr: sp.Expr) -> sp.Expr:
-    """``expr`` with every sigmoid, ``exp(.)`` and ``tanh(.)`` replaced by a symbol.
-
-    A sigmoid ``S = 1/(1 + exp(u))`` becomes a symbol ``S`` (its powers
-    ``(1 + exp(u))**k`` become ``S**(-k)``) and ``exp(u)`` becomes
-    ``(1 - S)/S``, its value; any other ``exp(.)`` or ``tanh(.)`` becomes a
-    symbol of its own.  Each replacement is equal to what it replaces, or
-    is a symbol standing for one subexpression wherever it occurs, so an
-    expression that is zero afterwards was zero before.  This turns SymPy's
-    sigmoid slope ``exp(-a)/(1 + exp(-a))**2`` and the hand-written
-    ``S (1 - S)`` into the same polynomial.
+    The expression is then rebuilt, each distinct subexpression once, as a
+    numerator and a denominator in SymPy's sparse polynomials over the
+    rationals (no cancellation on the way); it is zero exactly when the
+    numerator is.  Parts other than ``exp`` and ``tanh`` (symbolic
+    exponents, radicals) get a second chance through ``together`` and
+    ``expand``.  False means "not shown", never "non-zero".
 
     Examples
     --------
     >>> a = sp.Symbol("a", real=True)
     >>> sigmoid = 1 / (1 + sp.exp(-a))
-    >>> slope = sp.diff(sigmoid, a)
-    >>> sp.expand(transcendentals_as_symbols(slope - sigmoid * (1 - sigmoid)))
-    0
+    >>> _zero_as_rational_function(sp.diff(sigmoid, a) - sigmoid * (1 - sigmoid))
+    True
+    >>> _zero_as_rational_function(sp.diff(sigmoid, a) - sigmoid)
+    False
     """
-    bases = {
-        p.base
-        for p in expr.atoms(sp.Pow)
-        if p.base.is_Add
-        and len(p.base.args) == 2
-        and sp.S.One in p.base.args
-        and any(isinstance(t, sp.exp) for t in p.base.args)
-    }
-    ordered = sorted(bases, key=sp.default_sort_key)
-    S = {b: sp.Dummy(f"S{i}") for i, b in enumerate(ordered)}
-    replace = {
-        p: S[p.base] ** (-p.exp) for p in expr.atoms(sp.Pow) if p.base in S and p.exp.is_number
-    }
-    for base, symbol in S.items():
-        (exp,) = (t for t in base.args if isinstance(t, sp.exp))
-        replace.setdefault(exp, (1 - symbol) / symbol)
-    expr = expr.xreplace(replace)
-    atoms = sorted(expr.atoms(sp.exp, sp.tanh), key=sp.default_sort_key)
-    return expr.xreplace({t: sp.Dummy(f"T{i}") for i, t in enumerate(atoms)})
+    symbols, opaque, sigmoid = _parts(expr)
+    count = len(symbols) + len(opaque) + len(sigmoid)
+    if count == 0:
+        return sp.expand(expr) == 0
+    R, *gens = ring([f"x{i}" for i in range(count)], QQ)
+    value = {s: (g, R.one) for s, g in zip(symbols + opaque, gens, strict=False)}
+    for e, S in zip(sigmoid, gens[len(symbols) + len(opaque) :], strict=True):
+        value[e] = (R.one - S, S)  # exp(u) = (1 - S)/S where S = 1/(1 + exp(u))
+    fraction = _fraction(expr, value, R)
+    if fraction is not None and fraction[0] == 0:
+        return True
+    if all(isinstance(part, (sp.exp, sp.tanh)) for part in opaque):
+        return False
+    # Symbolic exponents, radicals, other functions: SymPy's own expansion.
+    return sp.expand(sp.fraction(sp.together(expr))[0]) == 0
+
+
+def _parts(expr: sp.Expr) -> tuple[list, list, list]:
+    """Symbols, opaque parts and sigmoid exponentials of ``expr``, each sorted.
+
+    The walk enters sums, products and integer powers only, and visits each
+    distinct subexpression once (gated cells' entries share subtrees, which
+    ``atoms`` would walk wherever they occur).  An ``exp(u)`` is a sigmoid's
+    when ``1 + exp(u)`` is raised to an integer power somewhere.
+    """
+    symbols, opaque, sigmoid = set(), set(), set()
+    seen, stack = set(), [expr]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        if node.is_Symbol:
+            symbols.add(node)
+        elif node.is_Add or node.is_Mul:
+            stack.extend(node.args)
+        elif node.is_Pow and node.exp.is_Integer:
+            stack.append(node.base)
+            base = node.base
+            if base.is_Add and len(base.args) == 2 and sp.S.One in base.args:
+                sigmoid.update(t for t in base.args if isinstance(t, sp.exp))
+        elif not node.is_Rational:
+            opaque.add(node)
+    return _sorted(symbols), _sorted(opaque - sigmoid), _sorted(sigmoid)
+
+
+def _sorted(items: set) -> list:
+    return sorted(items, key=sp.default_sort_key)
+
+
+def _fraction(expr: sp.Expr, value: dict, R) -> tuple | None:
+    """``expr`` as (numerator, denominator) in ``R``; None for a division by zero."""
+    memo = dict(value)
+
+    def build(node):
+        if node in memo:
+            return memo[node]
+        if node.is_Rational:
+            out = (R(QQ(node.p, node.q)), R.one)
+        elif node.is_Add or node.is_Mul:
+            out = None
+            for part in map(build, node.args):
+                if part is None:
+                    return None
+                out = part if out is None else _combine(out, part, node.is_Add)
+        else:  # an integer power
+            out, k = build(node.base), int(node.exp)
+            if out is not None and k < 0:
+                out = None if out[0] == 0 else (out[1], out[0])
+            if out is not None:
+                out = (out[0] ** abs(k), out[1] ** abs(k))
+        memo[node] = out
+        return out
+
+    return build(expr)
+
+
+def _combine(a: tuple, b: tuple, add: bool) -> tuple:
+    """The sum or product of two fractions, without cancelling."""
+    (p, q), (r, s) = a, b
+    if not add:
+        return p * r, q * s
+    return (p + r, q) if q == s else (p * s + r * q, q * s)
 
 
 def _clearly_nonzero(expr: sp.Expr) -> bool:

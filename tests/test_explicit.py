@@ -74,3 +74,24 @@ def test_a_difference_below_the_numeric_threshold_is_still_rejected():
     assert not exactly_equal(
         sp.Matrix([sp.exp(x) / (1 + sp.exp(x))]), sp.Matrix([1 - 1 / (1 + sp.exp(x)) + tiny])
     )
+
+
+def test_the_rational_rung_proves_only_zero():
+    from symbolic.explicit import _zero_as_rational_function as zero
+
+    x, u = sp.symbols("x u", real=True)
+    S = 1 / (1 + sp.exp(u))
+    slope = sp.diff(S, u)  # SymPy's form of -S (1 - S)
+    assert zero(slope + S * (1 - S))
+    assert not zero(slope - S * (1 - S))  # a sign error
+    assert not zero(slope + S * (1 - S) + sp.Rational(1, 10**40))
+    # tanh(x) is one symbol wherever it occurs, shared subtrees included
+    t = sp.tanh(x * u + 1)
+    assert zero((1 - t**2) * (t + x) - (t + x) + t**2 * (t + x))
+    assert not zero((1 - t**2) * (t + x) - (t + x) + t**2 * (sp.tanh(x * u) + x))
+    # a division by zero in disguise: S + exp(u) S - 1 is 0, so its inverse is not a number
+    zero_in_disguise = S + sp.exp(u) * S - 1
+    assert not zero(1 / zero_in_disguise - 1 / (2 * zero_in_disguise))
+    # symbolic exponents go through SymPy's expand
+    n = sp.Symbol("n", integer=True, positive=True)
+    assert zero((1 + x) * (1 + x) ** n - (1 + x) ** (n + 1))
