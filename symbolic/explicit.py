@@ -226,6 +226,8 @@ def _zero_as_rational_function(expr: sp.Expr) -> bool:
     False
     """
     symbols, opaque, sigmoid = _parts(expr)
+    if any(part.is_Number and not part.is_finite for part in opaque):
+        return False  # nan, zoo and the infinities do not cancel like symbols
     count = len(symbols) + len(opaque) + len(sigmoid)
     if count == 0:
         return sp.expand(expr) == 0

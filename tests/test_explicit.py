@@ -92,6 +92,8 @@ def test_the_rational_rung_proves_only_zero():
     # a division by zero in disguise: S + exp(u) S - 1 is 0, so its inverse is not a number
     zero_in_disguise = S + sp.exp(u) * S - 1
     assert not zero(1 / zero_in_disguise - 1 / (2 * zero_in_disguise))
+    oo_minus_oo = sp.Add(sp.oo * x, sp.Mul(-1, sp.oo, x, evaluate=False), evaluate=False)
+    assert not zero(oo_minus_oo)  # oo - oo is not 0
     # symbolic exponents go through SymPy's expand
     n = sp.Symbol("n", integer=True, positive=True)
     assert zero((1 + x) * (1 + x) ** n - (1 + x) ** (n + 1))
