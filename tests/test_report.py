@@ -158,8 +158,13 @@ def drawn_figure(path):
 
 @pytest.fixture
 def small_report(monkeypatch):
-    """The report with one section of one figure and no LaTeX engine: quick to build."""
+    """The report with one section of one figure and no LaTeX engine: quick to build.
+
+    The figure is drawn in this process: starting a worker would cost more
+    than the rest (the worker path has tests of its own, here and for umasks).
+    """
     monkeypatch.setattr(report.shutil, "which", lambda name: None)
+    monkeypatch.setattr(figure_workers, "_cores", lambda: 1)
     monkeypatch.setattr(
         report, "SECTIONS", [report.Section("s", lambda: (), (("f.pdf", drawn_figure),))]
     )
