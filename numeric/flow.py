@@ -114,7 +114,7 @@ class GradientFlow:
 def _forward_step(model: StepModel, s, x, params, t: int) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):
         s = model.step(s, x, params)
-    if not np.all(np.isfinite(s)):
+    if not np.isfinite(s).all():
         raise GradproofInputError(
             f"the forward run left float64 at step t = {t}; lower --scale or --steps"
         )

@@ -61,14 +61,13 @@ def _product(m, v):
 def _matvec(m, v):
     with np.errstate(over="ignore", invalid="ignore"):
         out = _product(m, v)
-        bad = ~np.isfinite(out)
-        if bad.any() and np.isfinite(m).all() and np.isfinite(v).all():
-            # Partial sums overflowed (entries near 1e308), perhaps meeting as inf - inf:
-            # redo those rows scaled by their largest entry, so they come out
-            # right, or infinite where the exact value is beyond float64.
-            peak = np.max(np.abs(m), axis=-1)
-            out = np.where(bad, _product(m / peak[..., None], v) * peak, out)
-    return out
+        if np.isfinite(out).all() or not (np.isfinite(m).all() and np.isfinite(v).all()):
+            return out
+        # Partial sums overflowed (entries near 1e308), perhaps meeting as inf - inf:
+        # redo those rows scaled by their largest entry, so they come out
+        # right, or infinite where the exact value is beyond float64.
+        peak = np.max(np.abs(m), axis=-1)
+        return np.where(np.isfinite(out), out, _product(m / peak[..., None], v) * peak)
 
 
 #: Numerically stable kernels for registered activations and their slopes.

@@ -18,6 +18,7 @@ matplotlib is imported by the functions that draw, not with this module:
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Sequence
@@ -80,6 +81,7 @@ def fit_text(text: str, width: float, fontsize: float) -> str:
 
     Breaks go between words (never inside ``$...$`` math); existing line
     breaks are kept.  A single word wider than ``width`` gets a line of its own.
+    Each line holds as many words as fit, as filling word by word would give.
 
     Examples
     --------
@@ -90,26 +92,50 @@ def fit_text(text: str, width: float, fontsize: float) -> str:
     $a^{k} + b^{k}$ is kept
     whole
     """
+    lines = []
+    for paragraph in text.split("\n"):
+        words = _WORD.findall(paragraph)
+        if not words:
+            lines.append("")
+        while words:
+            count = _words_that_fit(words, width, fontsize)
+            lines.append(" ".join(words[:count]))
+            words = words[count:]
+    return "\n".join(lines)
+
+
+def _words_that_fit(words: list[str], width: float, fontsize: float) -> int:
+    """How many leading ``words`` fit on one line of ``width`` inches; at least one.
+
+    Measuring a line with math parses all of it, so measuring every prefix
+    made titles a large part of drawing a figure.  The count is first
+    estimated from the widths of the single words, then settled by
+    measuring whole lines, usually two: the words that fit, and one more.
+    """
+    space = _text_width("x x", fontsize) - _text_width("xx", fontsize)
+    count, estimate = 1, _text_width(words[0], fontsize)
+    while count < len(words):
+        estimate += space + _text_width(words[count], fontsize)
+        if estimate > width:
+            break
+        count += 1
+    while count > 1 and _text_width(" ".join(words[:count]), fontsize) > width:
+        count -= 1
+    while count < len(words) and _text_width(" ".join(words[: count + 1]), fontsize) <= width:
+        count += 1
+    return count
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_width(line: str, fontsize: float) -> float:
+    """Width of ``line`` in inches as matplotlib draws it, ``$...$`` as math."""
     from matplotlib.backends.backend_agg import RendererAgg
     from matplotlib.cbook import is_math_text
     from matplotlib.font_manager import FontProperties
 
     renderer, font = RendererAgg(1, 1, 72), FontProperties(size=fontsize)
-
-    def wide(line: str) -> float:  # inches: the renderer counts points at 72 dpi
-        return renderer.get_text_width_height_descent(line, font, is_math_text(line))[0] / 72
-
-    lines = []
-    for paragraph in text.split("\n"):
-        line = ""
-        for word in _WORD.findall(paragraph):
-            if line and wide(f"{line} {word}") > width:
-                lines.append(line)
-                line = word
-            else:
-                line = f"{line} {word}" if line else word
-        lines.append(line)
-    return "\n".join(lines)
+    # The renderer counts points at 72 dots per inch.
+    return renderer.get_text_width_height_descent(line, font, is_math_text(line))[0] / 72
 
 
 def style_axes(ax: Axes, integer_x: bool = False, integer_y: bool = False) -> None:

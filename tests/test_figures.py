@@ -20,6 +20,7 @@ clipped title, a 4 pt label and ticks on half layers are caught.
 from __future__ import annotations
 
 import contextlib
+import io
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -68,7 +69,10 @@ def kept_figures() -> Iterator[list[Figure]]:
 
 
 def _cli(*argv: str) -> Callable[[Path], object]:
-    return lambda path: main([*argv, "--plot", str(path)])
+    def draw(path: Path) -> None:
+        assert main([*argv, "--plot", str(path)]) == 0, argv
+
+    return draw
 
 
 #: Figure name -> (draw into a path, printed in the report?, axes with integer ticks).
@@ -135,7 +139,7 @@ def drawn(tmp_path_factory) -> dict[str, tuple[Figure, float, bytes, bytes]]:
     folder = tmp_path_factory.mktemp("figures")
     out = {}
     for i, (name, (draw, in_report, _)) in enumerate(FIGURES.items()):
-        with kept_figures() as kept, contextlib.redirect_stdout(None):
+        with kept_figures() as kept, contextlib.redirect_stdout(io.StringIO()):
             draw(folder / f"{i}a.pdf")
             draw(folder / f"{i}b.pdf")
         assert len(kept) == 2, name

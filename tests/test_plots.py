@@ -8,7 +8,17 @@ import pytest
 from matplotlib.figure import Figure
 
 from numeric.errors import GradproofInputError
-from numeric.plots import check_plot_path, plot_format, plot_sweep, save_figure
+from numeric.plots import (
+    _WORD,
+    RATE_CONVENTION,
+    SMALL_PT,
+    _text_width,
+    check_plot_path,
+    fit_text,
+    plot_format,
+    plot_sweep,
+    save_figure,
+)
 
 
 def test_the_format_comes_from_the_extension():
@@ -57,3 +67,40 @@ def test_a_sweep_whose_weights_underflowed_to_zero_plots_without_warnings(tmp_pa
     """B = 0 (every weight below the smallest float64) has no bound rate to draw."""
     plot_sweep(tmp_path / "s.png", [0.0, 1.0], np.array([[-np.inf], [-0.2]]), "extreme")
     assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def _filled_word_by_word(text: str, width: float, fontsize: float) -> str:
+    """The reference line filling: add words to a line while the line still fits."""
+    lines = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for word in _WORD.findall(paragraph):
+            if line and _text_width(f"{line} {word}", fontsize) > width:
+                lines.append(line)
+                line = word
+            else:
+                line = f"{line} {word}" if line else word
+        lines.append(line)
+    return "\n".join(lines)
+
+
+TITLES = [
+    RATE_CONVENTION,
+    "measured $\\log_{10}\\|ds_T/ds_{T-k}\\|_2$ and the bound $k\\,\\log_{10}(\\gamma\\,"
+    "\\sigma_{\\max}(W_{hh}))$ of the tanh RNN\nover $k$ steps back from $T$",
+    "ii ii ii WWWWWW ii $x$ WW i $\\sum_{k=1}^{T} a_k$ i i i i i i i i i i WWWWWWWWWWWWWWW i",
+]
+
+
+@pytest.mark.parametrize("text", TITLES)
+def test_fit_text_breaks_where_filling_word_by_word_does(text):
+    """At every width where a line's last word just fits or just does not.
+
+    Those widths are where an estimate from the words' own widths is most
+    likely off; the line widths themselves must decide.
+    """
+    words = _WORD.findall(text.replace("\n", " "))
+    prefixes = [" ".join(words[:n]) for n in range(1, len(words) + 1)]
+    widths = {_text_width(p, SMALL_PT) * f for p in prefixes for f in (1.0, 1.0 - 1e-9, 1.0 + 1e-9)}
+    for width in sorted(widths):
+        assert fit_text(text, width, SMALL_PT) == _filled_word_by_word(text, width, SMALL_PT), width
