@@ -26,7 +26,7 @@ import re
 import sympy as sp
 from sympy.core.mul import _keep_coeff
 from sympy.printing.latex import LatexPrinter
-from sympy.printing.precedence import PRECEDENCE, precedence, precedence_traditional
+from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.str import StrPrinter
 
 from .bounds import MaxAbs
@@ -67,7 +67,9 @@ class _LatexPrinter(_MatrixNotation, LatexPrinter):
             positive = args[1:] if coeff == 1 else [coeff, *args[1:]]
             return "- " + self._print(sp.MatMul(*positive) if len(positive) > 1 else positive[0])
         # As SymPy brackets factors: a scalar product as it is, others by precedence.
-        level = precedence_traditional(expr)
+        # A product whose sign was not printed above binds like a product; SymPy's
+        # precedence_traditional would first negate the product to find that out.
+        level = PRECEDENCE["Mul"]
         return " ".join(
             self._print(a)
             if isinstance(a, sp.Mul) and not isinstance(a, sp.MatMul)

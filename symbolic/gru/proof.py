@@ -31,17 +31,22 @@ _T, _k = sp.symbols("T k", integer=True)
 
 
 def _product(*factors: sp.MatrixExpr) -> sp.MatrixExpr:
-    """``A * B * ...`` as the operator builds it, without re-evaluating the factors.
+    """The product ``A B ...``, flattened, its scalar in front, nothing evaluated.
 
-    The operator evaluates every factor again, and evaluating ``diag(v)``
-    asks SymPy's SAT-based assumptions whether the column ``v`` is diagonal
-    (about 20 ms each time); the factors here are already in final form.
+    The ``*`` operator evaluates every factor again, and so does SymPy's
+    simplification of a product (to cancel ``A A^{-1}`` it inverts factors);
+    evaluating ``diag(v)`` asks SymPy's SAT-based assumptions whether the
+    column ``v`` is diagonal, about 20 ms each time.  The factors here are
+    already in final form, and no two of them cancel.
     """
-    return sp.MatMul(*factors).doit(deep=False)
+    flat = [a for f in factors for a in (f.args if isinstance(f, sp.MatMul) else (f,))]
+    matrices = [a for a in flat if isinstance(a, sp.MatrixExpr)]
+    coeff = sp.Mul(*(a for a in flat if not isinstance(a, sp.MatrixExpr)))
+    return sp.MatMul(*matrices) if coeff == 1 else sp.MatMul(coeff, *matrices)
 
 
 def _sum(*terms: sp.MatrixExpr) -> sp.MatrixExpr:
-    """``A + B + ...`` as the operator builds it; see :func:`_product`."""
+    """``A + B + ...`` as the operator builds it, the terms not evaluated again."""
     return sp.MatAdd(*terms).doit(deep=False)
 
 
