@@ -32,6 +32,7 @@ from .outputs import check_output, written
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from matplotlib.font_manager import FontProperties
 
     from .stack_depth import StackDepth
 
@@ -92,19 +93,23 @@ def fit_text(text: str, width: float, fontsize: float) -> str:
     $a^{k} + b^{k}$ is kept
     whole
     """
+    from matplotlib.font_manager import FontProperties
+
+    # The font as rcParams make it now (family, math font set): part of the widths' cache key.
+    font = FontProperties(size=fontsize)
     lines = []
     for paragraph in text.split("\n"):
         words = _WORD.findall(paragraph)
         if not words:
             lines.append("")
         while words:
-            count = _words_that_fit(words, width, fontsize)
+            count = _words_that_fit(words, width, font)
             lines.append(" ".join(words[:count]))
             words = words[count:]
     return "\n".join(lines)
 
 
-def _words_that_fit(words: list[str], width: float, fontsize: float) -> int:
+def _words_that_fit(words: list[str], width: float, font: FontProperties) -> int:
     """How many leading ``words`` fit on one line of ``width`` inches; at least one.
 
     Measuring a line with math parses all of it, so measuring every prefix
@@ -112,30 +117,30 @@ def _words_that_fit(words: list[str], width: float, fontsize: float) -> int:
     estimated from the widths of the single words, then settled by
     measuring whole lines, usually two: the words that fit, and one more.
     """
-    space = _text_width("x x", fontsize) - _text_width("xx", fontsize)
-    count, estimate = 1, _text_width(words[0], fontsize)
+    space = _text_width("x x", font) - _text_width("xx", font)
+    count, estimate = 1, _text_width(words[0], font)
     while count < len(words):
-        estimate += space + _text_width(words[count], fontsize)
+        estimate += space + _text_width(words[count], font)
         if estimate > width:
             break
         count += 1
-    while count > 1 and _text_width(" ".join(words[:count]), fontsize) > width:
+    while count > 1 and _text_width(" ".join(words[:count]), font) > width:
         count -= 1
-    while count < len(words) and _text_width(" ".join(words[: count + 1]), fontsize) <= width:
+    while count < len(words) and _text_width(" ".join(words[: count + 1]), font) <= width:
         count += 1
     return count
 
 
 @functools.lru_cache(maxsize=4096)
-def _text_width(line: str, fontsize: float) -> float:
-    """Width of ``line`` in inches as matplotlib draws it, ``$...$`` as math."""
+def _text_width(line: str, font: FontProperties) -> float:
+    """Width of ``line`` in inches as matplotlib draws it in ``font``, ``$...$`` as math."""
     from matplotlib.backends.backend_agg import RendererAgg
     from matplotlib.cbook import is_math_text
-    from matplotlib.font_manager import FontProperties
 
-    renderer, font = RendererAgg(1, 1, 72), FontProperties(size=fontsize)
     # The renderer counts points at 72 dots per inch.
-    return renderer.get_text_width_height_descent(line, font, is_math_text(line))[0] / 72
+    return (
+        RendererAgg(1, 1, 72).get_text_width_height_descent(line, font, is_math_text(line))[0] / 72
+    )
 
 
 def style_axes(ax: Axes, integer_x: bool = False, integer_y: bool = False) -> None:

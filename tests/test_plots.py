@@ -1,11 +1,14 @@
 """Plot files: their format from the name, their path checked first, written whole."""
 
+import functools
 import os
 import stat
 
+import matplotlib
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 
 from numeric.errors import GradproofInputError
 from numeric.plots import (
@@ -69,13 +72,13 @@ def test_a_sweep_whose_weights_underflowed_to_zero_plots_without_warnings(tmp_pa
     assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def _filled_word_by_word(text: str, width: float, fontsize: float) -> str:
-    """The reference line filling: add words to a line while the line still fits."""
+def _filled_word_by_word(text: str, width: float, measure) -> str:
+    """The reference line filling: add words to a line while ``measure`` says it fits."""
     lines = []
     for paragraph in text.split("\n"):
         line = ""
         for word in _WORD.findall(paragraph):
-            if line and _text_width(f"{line} {word}", fontsize) > width:
+            if line and measure(f"{line} {word}") > width:
                 lines.append(line)
                 line = word
             else:
@@ -92,15 +95,28 @@ TITLES = [
 ]
 
 
-@pytest.mark.parametrize("text", TITLES)
-def test_fit_text_breaks_where_filling_word_by_word_does(text):
-    """At every width where a line's last word just fits or just does not.
-
-    Those widths are where an estimate from the words' own widths is most
-    likely off; the line widths themselves must decide.
-    """
+def _check_boundaries(text: str) -> None:
+    """fit_text against word-by-word filling, at every width where a line's last word
+    just fits or just does not, in the font rcParams give now."""
+    # Measured here, past the cache fit_text uses, once per line.
+    font = FontProperties(size=SMALL_PT)
+    measure = functools.cache(lambda line: _text_width.__wrapped__(line, font))
     words = _WORD.findall(text.replace("\n", " "))
     prefixes = [" ".join(words[:n]) for n in range(1, len(words) + 1)]
-    widths = {_text_width(p, SMALL_PT) * f for p in prefixes for f in (1.0, 1.0 - 1e-9, 1.0 + 1e-9)}
+    widths = {measure(p) * f for p in prefixes for f in (1.0, 1.0 - 1e-9, 1.0 + 1e-9)}
     for width in sorted(widths):
-        assert fit_text(text, width, SMALL_PT) == _filled_word_by_word(text, width, SMALL_PT), width
+        assert fit_text(text, width, SMALL_PT) == _filled_word_by_word(text, width, measure), width
+
+
+@pytest.mark.parametrize("text", TITLES)
+def test_fit_text_breaks_where_filling_word_by_word_does(text):
+    """Those widths are where an estimate from the words' own widths is most
+    likely off; the line widths themselves must decide."""
+    _check_boundaries(text)
+
+
+def test_fit_text_measures_in_the_font_rcparams_give_now():
+    """Widths are cached: a serif font after the sans one gets widths of its own."""
+    _check_boundaries(TITLES[1])
+    with matplotlib.rc_context({"font.family": "serif", "mathtext.fontset": "dejavuserif"}):
+        _check_boundaries(TITLES[1])
