@@ -48,6 +48,12 @@ def test_equality_claim_evaluates_limits():
     r = sp.Symbol("r", positive=True)
     assert EqualityClaim(sp.Limit((1 / (1 + r)) ** N, N, sp.oo), 0).check_exact().passed
     assert not EqualityClaim(sp.Limit((1 + r) ** N, N, sp.oo), 0).check_exact().passed
+    # A matrix's equal entries are evaluated once: each must still get its own value.
+    two, three = (sp.Limit(c + (1 / (1 + r)) ** N, N, sp.oo) for c in (2, 3))
+    limits = sp.Matrix([[two, three], [three, two]])
+    assert EqualityClaim(limits, sp.Matrix([[2, 3], [3, 2]])).check_exact().passed
+    for wrong in ([[3, 2], [2, 3]], [[2, 2], [2, 2]], [[2, 3], [3, 3]]):
+        assert not EqualityClaim(limits, sp.Matrix(wrong)).check_exact().passed
 
 
 def test_steps_validate_their_relation_and_definitions_carry_no_check():
