@@ -96,8 +96,10 @@ TITLES = [
 
 
 def _check_boundaries(text: str) -> None:
-    """fit_text against word-by-word filling, at every width where a line's last word
-    just fits or just does not, in the font rcParams give now."""
+    """fit_text against word-by-word filling, in the font rcParams give now.
+
+    At every width where a line's last word just fits or just does not.
+    """
     # Measured here, past the cache fit_text uses, once per line.
     font = FontProperties(size=SMALL_PT)
     measure = functools.cache(lambda line: _text_width.__wrapped__(line, font))
