@@ -109,9 +109,27 @@ def _evaluated(expr: Any) -> Any:
     """``expr.doit()``; a matrix's equal entries (``lim W^N`` of a symmetric ``W``) once."""
     expr = sp.sympify(expr)
     if not isinstance(expr, sp.MatrixBase):
-        return expr.doit()
-    done = {entry: entry.doit() for entry in set(expr)}
+        return _done(expr)
+    done = {entry: _done(entry) for entry in set(expr)}
     return expr.applyfunc(done.__getitem__)
+
+
+def _done(expr: sp.Basic) -> sp.Basic:
+    """``expr.doit()``; the limit of ``sum c_i f_i`` as ``sum c_i lim f_i`` where each is a number.
+
+    Sound since sums and constant multiples of convergent sequences converge
+    to the sums and multiples of their limits; several times cheaper in
+    SymPy, whose limit of a power ``lambda^N`` is quick but of a sum of
+    multiples of them is not.  Where a term has no finite limit
+    (``sqrt(x + 1) - sqrt(x)``; ``sin N``, whose SymPy "limit" is the interval
+    ``AccumBounds(-1, 1)``), the sum is passed to SymPy whole.
+    """
+    if isinstance(expr, sp.Limit) and isinstance(expr.args[0], sp.Add):
+        terms = [term.as_coeff_Mul() for term in expr.args[0].args]
+        limits = [expr.func(f, *expr.args[1:]).doit() for _, f in terms]
+        if all(v.is_finite and not v.has(sp.AccumBounds, sp.Limit) for v in limits):
+            return sp.Add(*(c * v for (c, _), v in zip(terms, limits, strict=True)))
+    return expr.doit()
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from symbolic.derivation import (
 from symbolic.jacobians import step_jacobian
 from symbolic.rnn import elman_rnn
 
+N_ = sp.Symbol("N", integer=True, positive=True)
+
 
 def test_jacobian_claim_passes_for_the_derived_form_and_fails_for_a_wrong_one():
     rnn = elman_rnn("sigmoid")
@@ -54,6 +56,24 @@ def test_equality_claim_evaluates_limits():
     assert EqualityClaim(limits, sp.Matrix([[2, 3], [3, 2]])).check_exact().passed
     for wrong in ([[3, 2], [2, 3]], [[2, 2], [2, 2]], [[2, 3], [3, 3]]):
         assert not EqualityClaim(limits, sp.Matrix(wrong)).check_exact().passed
+
+
+@pytest.mark.parametrize(
+    "terms, value, holds",
+    [
+        ((3 * 2**-N_, 1), 1, True),  # term by term: 3 * 0 + 1
+        ((3 * 2**-N_, 1), 3, False),  # the coefficient of a vanishing term is not the limit
+        ((3 * sp.exp(1 / N_), 2**-N_), 3, True),  # nor is 1 that of a converging one
+        ((sp.Rational(1, 2) * 2**N_, -(2**N_) / 2), 0, True),  # oo - oo: the sum whole
+        ((sp.sqrt(N_ + 1), -sp.sqrt(N_)), 0, True),  # no term converges; the sum does
+        ((sp.sqrt(N_ + 1), -sp.sqrt(N_)), 1, False),
+        ((sp.sin(N_), -sp.sin(N_)), 0, True),  # no term converges, though each is bounded
+        ((sp.sin(N_), -(sp.sin(N_) ** 2) / 2), 0, False),  # the sum has no limit either
+    ],
+)
+def test_limits_of_sums_term_by_term_only_where_each_converges(terms, value, holds):
+    limit = sp.Limit(sp.Add(*terms, evaluate=False), N_, sp.oo)
+    assert EqualityClaim(limit, value).check_exact().passed is holds
 
 
 def test_steps_validate_their_relation_and_definitions_carry_no_check():
