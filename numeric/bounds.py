@@ -14,6 +14,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import mpmath
 import numpy as np
 import sympy as sp
 
@@ -139,7 +140,7 @@ def _beyond_float64(M: np.ndarray, of_scaled) -> sp.Float:
 
 
 def _log10(number: sp.Float) -> float:
-    return float(sp.log(number, 10).evalf()) if number > 0 else -math.inf
+    return float(mpmath.log10(mpmath.mpf(number))) if number > 0 else -math.inf
 
 
 def evaluate_bound(cell: Cell, params: Mapping[str, np.ndarray]) -> EvaluatedBound | None:
