@@ -189,6 +189,7 @@ def _no_debug(monkeypatch):
     monkeypatch.delenv("GRADPROOF_DEBUG", raising=False)
 
 
+@pytest.mark.heavy
 @PROPERTY
 @given(scenario=scenarios)
 def test_every_command_line_keeps_the_error_contract(scenario, capfd):

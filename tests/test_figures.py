@@ -37,6 +37,8 @@ from numeric.gridlstm import figures as grid_figures
 from numeric.plots import fit_text, save_figure
 from symbolic.latex import PREAMBLE
 
+pytestmark = pytest.mark.heavy  # run first: see conftest.py
+
 #: Smallest legible printed text, in points.
 MIN_PT = 7.0
 

@@ -38,6 +38,8 @@ from symbolic.latex import MARKDOWN_BLOCK, equation_label, render
 from symbolic.linebreak import rhs_rows
 from symbolic.printers import latex
 
+pytestmark = pytest.mark.heavy  # run first: see conftest.py
+
 JS = Path(__file__).resolve().parent / "js"
 
 #: MathJax 3's TeX input buffer (its ``maxBuffer`` option), in characters.

@@ -10,6 +10,8 @@ from numeric import figure_workers, report
 from numeric.cli import main
 from numeric.errors import GradproofInputError
 
+pytestmark = pytest.mark.heavy  # run first: see conftest.py
+
 
 def test_report_without_latex_engine_writes_tex_and_says_so(tmp_path, small_report, capsys):
     assert main(["report", "--out", str(tmp_path / "r")]) == 0
