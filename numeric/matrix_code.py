@@ -35,9 +35,13 @@ __all__ = ["lambdify_matrix"]
 
 
 def _sigmoid(v):
-    # exp of a non-positive number only: no overflow for large |v|.
+    # exp of a non-positive number only: no overflow for large |v|.  1 / (1 + e)
+    # or e / (1 + e), the numerator chosen first: one division, not two.
     e = np.exp(-np.abs(v))
-    return np.where(v >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    out = np.where(v >= 0, 1.0, e)
+    e += 1.0
+    out /= e
+    return out
 
 
 def _sigmoid_slope(v):
