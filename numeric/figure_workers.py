@@ -1,22 +1,29 @@
 """Figures drawn in worker processes, one BLAS thread each, while the caller works on.
 
 A worker is a fresh Python process (not forked, and without importing the
-caller's ``__main__``) that receives ``sys.path`` and a list of figure tasks
-on stdin and answers each, in order, on stdout.  Figures multiply many small
-matrices, where BLAS threads only contend for the cores, so each worker runs
-one.  A figure depends on nothing but its arguments, so where it is drawn
-changes no byte.
+caller's ``__main__``) that receives ``sys.path`` and then figure tasks on
+stdin, one at a time, answering each on stdout.  A thread of the caller
+feeds each worker the next task from a shared queue; the caller, once its
+own work is done, takes tasks no worker has started from the queue's other
+end and draws them itself, so that it does not wait idle for a worker.
+Figures multiply many small matrices, where BLAS threads only contend for
+the cores, so each worker runs one.  A figure depends on nothing but its
+arguments, so where it is drawn changes no byte.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import functools
 import os
 import pickle
 import subprocess
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 
 __all__ = ["Figures", "draw_figures", "figure_workers"]
@@ -68,16 +75,20 @@ def _sendable(figures: Figures) -> bool:
 
 
 def _serve_figures() -> None:
-    """Worker side: draw each task of stdin in order, answering each on stdout at once.
+    """Worker side: draw each task of stdin as it comes, answering each on stdout at once.
 
     A task is ``(folder, figures)``; the answer ``(True, captions)`` or
-    ``(False, exception, traceback text)``.  Whatever else writes to stdout
-    (nothing should) is sent to stderr, so it cannot corrupt the answers.
+    ``(False, exception, traceback text)``.  The worker ends when stdin
+    does.  Whatever else writes to stdout (nothing should) is sent to
+    stderr, so it cannot corrupt the answers.
     """
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
-    tasks = pickle.load(sys.stdin.buffer)
-    for folder, figures in tasks:
+    while True:
+        try:
+            folder, figures = pickle.load(sys.stdin.buffer)
+        except EOFError:
+            return
         try:
             answer = (True, draw_figures(folder, figures))
         except Exception as exc:  # sent back and raised where the report is built
@@ -96,45 +107,88 @@ class _RemoteTraceback(Exception):
 
 
 class _FigureWorker:
-    """A child Python process drawing figure tasks in order (see :func:`_serve_figures`).
+    """A child Python process drawing figure tasks, one at a time (see :func:`_serve_figures`).
 
     Started fresh (not forked, and without importing the caller's
     ``__main__``), so nothing of this process's state reaches it but
     ``sys.path``; one BLAS thread unless the environment says otherwise.
-    Answers are read in the order the tasks were given.
     """
 
-    def __init__(self, tasks: list[tuple[Path, tuple]]) -> None:
+    def __init__(self) -> None:
         env = dict(os.environ)
         for name in _ONE_THREAD:
             env.setdefault(name, "1")
         self.process = subprocess.Popen(
             [sys.executable, "-c", _WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
         )
-        self.unanswered = len(tasks)
-        with self.process.stdin:
-            pickle.dump(sys.path, self.process.stdin)
-            pickle.dump(tasks, self.process.stdin)
+        pickle.dump(sys.path, self.process.stdin)
+        self.process.stdin.flush()
 
-    def next_answer(self) -> list[str]:
-        """The captions of the next task; its exception, raised here, if it failed."""
+    def draw(self, task: tuple[Path, tuple]) -> list[str]:
+        """The captions of ``task``; its exception, raised here, if it failed."""
+        pickle.dump(task, self.process.stdin)
+        self.process.stdin.flush()
         try:
             answer = pickle.load(self.process.stdout)
         except EOFError:
             code = self.process.wait()
             raise RuntimeError(f"a figure worker process ended early (exit code {code})") from None
-        self.unanswered -= 1
         if answer[0]:
             return answer[1]
         _, exc, trace = answer
         raise exc from _RemoteTraceback(f"in the worker process:\n{trace}")
 
     def close(self) -> None:
-        """Wait for the worker to exit; stop it first if it still has figures to draw."""
-        if self.unanswered:
-            self.process.kill()
-        self.process.stdout.close()
+        """Stop the worker, drawing or not (every answer wanted has been read); wait for it."""
+        self.process.kill()
+        for pipe in (self.process.stdin, self.process.stdout):
+            with contextlib.suppress(OSError):  # a broken pipe to a worker already gone
+                pipe.close()
         self.process.wait()
+
+
+class _Queue:
+    """Tasks not yet started: the feeding threads take them from the front, the caller any."""
+
+    def __init__(self, tasks: dict[int, tuple[Path, tuple]]) -> None:
+        self.tasks = tasks
+        self.results = {i: Future() for i in tasks}
+        self.pending = collections.deque(tasks)
+        self.lock = threading.Lock()
+
+    def next(self) -> int | None:
+        """The first task not yet started, now taken; None if none is left."""
+        with self.lock:
+            return self.pending.popleft() if self.pending else None
+
+    def claim(self, i: int) -> bool:
+        """Take task ``i`` for the caller, if no worker has started it."""
+        with self.lock:
+            if i in self.pending:
+                self.pending.remove(i)
+                return True
+            return False
+
+    def cancel(self) -> None:
+        """Let no worker start another task."""
+        with self.lock:
+            self.pending.clear()
+
+
+def _feed(worker: _FigureWorker, first: int, work: _Queue) -> None:
+    """A feeding thread: ``worker`` draws ``first``, then tasks from the front of the queue.
+
+    Every outcome goes to the task's future; the thread ends at the first
+    failure (the caller draws what is left) or when the queue is empty.
+    """
+    i = first
+    while i is not None:
+        try:
+            work.results[i].set_result(worker.draw(work.tasks[i]))
+        except BaseException as exc:  # for the caller to raise; a thread must not
+            work.results[i].set_exception(exc)
+            return
+        i = work.next()
 
 
 @contextlib.contextmanager
@@ -143,11 +197,13 @@ def figure_workers(
 ) -> Iterator[dict[int, Callable[[], list[str]]]]:
     """Start each group of figures in worker processes; yield index -> captions getter.
 
-    One task per group, given out round-robin to one worker per spare core;
-    groups left out (all of them on one core, or figure functions that
-    cannot be sent) are for the caller to draw.  On leaving, workers still
-    running are stopped, so that nothing writes into ``folder`` after it is
-    removed.
+    One worker per spare core, each given the next group as it finishes
+    one; groups left out (all of them on one core, or figure functions that
+    cannot be sent) are for the caller to draw.  A getter called for a
+    group no worker has started draws it here; call them from the last
+    group back, so that the caller and the workers meet in the middle.  On
+    leaving, workers still drawing are stopped, so that nothing writes into
+    ``folder`` after it is removed.
     """
     sections = [i for i, figures in enumerate(groups) if figures and _sendable(figures)]
     count = min(len(sections), _cores() - 1) if sys.executable else 0
@@ -157,12 +213,26 @@ def figure_workers(
     for i in sections:
         for name, _ in groups[i]:
             progress(f"measuring: {name} (in a worker process)")
-    workers = []
+    work = _Queue({i: (folder, tuple(groups[i])) for i in sections})
+
+    def captions(i: int) -> list[str]:
+        if not work.claim(i):
+            return work.results[i].result()
+        for name, _ in groups[i]:
+            progress(f"measuring: {name} (here: the workers are busy)")
+        return draw_figures(folder, groups[i])
+
+    workers, threads = [], []
     try:
-        for w in range(count):
-            tasks = [(folder, tuple(groups[i])) for i in sections[w::count]]
-            workers.append(_FigureWorker(tasks))
-        yield {i: workers[k % count].next_answer for k, i in enumerate(sections)}
+        for _ in range(count):
+            workers.append(_FigureWorker())
+            # Each worker's first group is given out now, so that no race can take it back.
+            threads.append(threading.Thread(target=_feed, args=(workers[-1], work.next(), work)))
+            threads[-1].start()
+        yield {i: functools.partial(captions, i) for i in sections}
     finally:
+        work.cancel()
         for worker in workers:
             worker.close()
+        for thread in threads:
+            thread.join()

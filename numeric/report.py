@@ -283,8 +283,9 @@ def report_tex(
     """Verify every derivation, draw every figure into ``folder``, return the LaTeX.
 
     ``progress`` receives one line per derivation and figure, as work starts.
-    Every derivation is verified once, here, section after section; figures
-    drawn by worker processes meanwhile are collected at the end.  Sections
+    Every derivation is verified once, here, section after section, while
+    worker processes draw the figures; then the figures no worker has
+    started are drawn here, and the rest collected.  Sections
     and derivations are numbered, equations labelled, and citations in words
     point into ``refs.bib`` (:func:`symbolic.references.bibtex`).
     """
@@ -312,8 +313,8 @@ def report_tex(
                 for name, draw in section.figures:
                     progress(f"measuring: {name}")
                     captions[i].append(draw(folder / name))
-        for i, answer in drawing.items():
-            captions[i] = answer()
+        for i in reversed(list(drawing)):  # the workers started from the first
+            captions[i] = drawing[i]()
     for i, (section, rendered) in enumerate(zip(SECTIONS, sections, strict=True)):
         parts += rendered
         parts += [
