@@ -25,7 +25,7 @@ OPTIONS = ["--title", "Gradients & RNNs", "--author", "A. Student", "--paper", "
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """The report, its figures drawn in a worker process."""
+    """The report, its figures drawn by a worker process and, once verified, by this one."""
     if shutil.which("latexmk") is None:
         pytest.skip("no latexmk installed")
     root = tmp_path_factory.mktemp("reports")
