@@ -218,7 +218,7 @@ class LossGradientClaim(Claim):
         }
         weights = _vec(entries(self.weight, subs))
         # d/dw of 1/2 ||h_t - y_t||^2 is (h_t - y_t)^T dh_t/dw, dh_t/dw SymPy's
-        # derivative of the unrolled h_t (as cheap again as differentiating the squares).
+        # derivative of the unrolled h_t: cheaper than differentiating the squares.
         reference = sum(
             ((hs[time] - ys[time]).T * hs[time].jacobian(weights) for time in ys),
             sp.zeros(1, len(weights)),

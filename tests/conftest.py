@@ -20,8 +20,8 @@ def pytest_collection_modifyitems(items):
     ``pytest-xdist``'s work stealing hands each worker a contiguous part of
     the collection and lets an idle worker take the tail of another's queue.
     With the long tests (notebooks, the report, the figures) at the head,
-    the queues end in short tests and both workers finish together; at the
-    end, alphabetically, one worker ran a 20-second notebook while the other
-    waited.
+    the queues end in short tests and both workers finish together; in
+    alphabetical order a 20-second notebook could be a worker's last test
+    while the other had nothing left to take.
     """
     items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
