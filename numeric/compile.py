@@ -106,9 +106,15 @@ class CompiledCell:
                 f"the cell's inputs {', '.join(map(str, self.cell.input_symbols)) or '(none)'} "
                 "concatenated"
             )
-        args = [s] if len(self.state_sizes) == 1 else _split(s, self.state_sizes)
-        args += [x] if len(self.input_sizes) == 1 else _split(x, self.input_sizes)
+        states, inputs = self._slices
+        args = [s] if len(states) == 1 else [s[..., k] for k in states]
+        args += [x] if len(inputs) == 1 else [x[..., k] for k in inputs]
         return args + [params[name] for name in self.param_names]
+
+    @cached_property
+    def _slices(self) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
+        """Where each state vector lies in ``s``, and each input vector in ``x``."""
+        return _slices(self.state_sizes), _slices(self.input_sizes)
 
     def _evaluate(self, function, s, x, params):
         return function(*self._arguments(s, x, params))
@@ -125,8 +131,11 @@ class CompiledCell:
             # One state vector, computed anew (not one of the arguments passed through).
             if not any(out[0] is a for a in args):
                 return out[0]
-        batch = np.broadcast_shapes(np.shape(s)[:-1], *(np.shape(o)[:-1] for o in out))
-        return np.concatenate([np.broadcast_to(o, batch + o.shape[-1:]) for o in out], axis=-1)
+        batch = np.shape(s)[:-1]
+        if any(o.shape[:-1] != batch for o in out):
+            batch = np.broadcast_shapes(batch, *(o.shape[:-1] for o in out))
+            out = [np.broadcast_to(o, batch + o.shape[-1:]) for o in out]
+        return np.concatenate(out, axis=-1)
 
     def jacobian(
         self, s: np.ndarray, x: np.ndarray, params: Mapping[str, np.ndarray]
@@ -175,8 +184,9 @@ class CompiledCell:
         return np.broadcast_to(d, batch + (self.state_size,)), W
 
 
-def _split(v: np.ndarray, sizes: tuple[int, ...]) -> list[np.ndarray]:
-    return np.split(v, np.cumsum(sizes)[:-1], axis=-1) if sizes else []
+def _slices(sizes: tuple[int, ...]) -> tuple[slice, ...]:
+    ends = tuple(itertools.accumulate(sizes))
+    return tuple(slice(end - size, end) for size, end in zip(sizes, ends, strict=True))
 
 
 def _diagonal_times_constant(cell: Cell) -> tuple[sp.MatrixExpr, sp.MatrixExpr] | None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -63,15 +64,24 @@ def _product(m, v):
 
 
 def _matvec(m, v):
-    with np.errstate(over="ignore", invalid="ignore"):
-        out = _product(m, v)
-        if np.isfinite(out).all() or not (np.isfinite(m).all() and np.isfinite(v).all()):
-            return out
-        # Partial sums overflowed (entries near 1e308), perhaps meeting as inf - inf:
-        # redo those rows scaled by their largest entry, so they come out
-        # right, or infinite where the exact value is beyond float64.
-        peak = np.max(np.abs(m), axis=-1)
-        return np.where(np.isfinite(out), out, _product(m / peak[..., None], v) * peak)
+    # Called inside _QUIET.  Any inf or NaN entry makes the sum inf or NaN: one
+    # reduction tells (a finite sum that overflows only costs the slow path).
+    out = _product(m, v)
+    if math.isfinite(np.add.reduce(out, axis=None)) or not (
+        np.isfinite(m).all() and np.isfinite(v).all()
+    ):
+        return out
+    # Partial sums overflowed (entries near 1e308), perhaps meeting as inf - inf:
+    # redo those rows scaled by their largest entry, so they come out
+    # right, or infinite where the exact value is beyond float64.
+    peak = np.max(np.abs(m), axis=-1)
+    return np.where(np.isfinite(out), out, _product(m / peak[..., None], v) * peak)
+
+
+#: The compiled functions run with overflow and invalid-operation warnings
+#: off, set once a call: a value beyond float64 comes out as inf or NaN,
+#: which the callers check for (the flow engine refuses it in one line).
+_QUIET = np.errstate(over="ignore", invalid="ignore")
 
 
 #: Numerically stable kernels for registered activations and their slopes.
@@ -281,6 +291,6 @@ def lambdify_matrix(
     )
     namespace = dict(_NAMESPACE)
     exec(compile(source, "<gradproof>", "exec"), namespace)  # noqa: S102 - source printed from our own trees
-    function = namespace["_compiled"]
+    function = _QUIET(namespace["_compiled"])  # as a decorator: a fresh context a call
     function.__doc__ = source
     return function

@@ -326,6 +326,19 @@ def test_indrnn_diagonal_recurrence(n):
     np.testing.assert_array_equal(cc.jacobian(s, x, p), ((a > 0) * p["u"])[:, :, None] * np.eye(n))
 
 
+def test_products_too_large_to_sum_are_returned_as_they_are():
+    # Each entry of W h is finite, but their sum, which tells the compiled code
+    # at once whether any entry is inf or NaN, overflows: the rows are kept.
+    W = np.diag([1.5e308, 1.5e308, -1.0])
+    p = {"W": W, "U": np.zeros((3, 1)), "b": np.zeros(3)}
+    cc = compile_cell(elman_rnn("identity"), n=3, m=1)
+    for s in (np.ones(3), np.ones((2, 3))):
+        with np.errstate(over="ignore"):
+            assert np.sum(s @ W.T) == np.inf
+        x = np.zeros(s.shape[:-1] + (1,))
+        np.testing.assert_array_equal(cc.step(s, x, p), np.broadcast_to(np.diag(W), s.shape))
+
+
 def test_weights_near_the_float64_limit_give_the_exact_pre_activation():
     # W h with entries 1.5e308: partial sums overflow, to inf or, meeting as
     # inf - inf, to NaN, where the exact pre-activations are 0, 0, 7.5e307 and 1;
