@@ -78,9 +78,8 @@ def _matvec(m, v):
     return np.where(np.isfinite(out), out, _product(m / peak[..., None], v) * peak)
 
 
-#: The compiled functions run with overflow and invalid-operation warnings
-#: off, set once a call: a value beyond float64 comes out as inf or NaN,
-#: which the callers check for (the flow engine refuses it in one line).
+#: Overflow and invalid-operation warnings off, once a call of a compiled
+#: function (see :func:`lambdify_matrix`), not once a product.
 _QUIET = np.errstate(over="ignore", invalid="ignore")
 
 
@@ -249,6 +248,9 @@ def lambdify_matrix(
     sizes: Mapping[sp.Symbol, int] | None = None,
 ) -> Callable[..., tuple[np.ndarray, ...]]:
     """Compile matrix expressions to one NumPy function.
+
+    The function does not warn about overflow or invalid operations: a
+    value beyond float64 comes back as inf or NaN, for the caller to check.
 
     Parameters
     ----------
