@@ -355,12 +355,13 @@ class ChainNorms:
         if Y is None:
             Y = self.project(P)
         certain, half = 10.0 ** (2 * self.tol), 10.0**self.tol
-        G = Y @ Y.T
-        sigma = self._frobenius(G[None], np.array([f2]), P, Y)
+        w, A = np.linalg.eigh(Y @ Y.T)
+        sigma = self._frobenius(w[-1:], w.sum(keepdims=True), np.array([f2]), P, Y)
         if sigma is not None:
             return float(sigma[0])
         for power in range(POWER_STEPS + 1):
-            w, A = np.linalg.eigh(Y @ Y.T if power else G)
+            if power:
+                w, A = np.linalg.eigh(Y @ Y.T)
             top, tail = float(w[-1]), f2 - float(w.sum())
             if not (0.0 < top and tail < top):
                 break  # more outside the basis than in it: only Lanczos can tell
@@ -393,21 +394,25 @@ class ChainNorms:
         ``[P; Y]`` of the last product: if any margin was less than half
         left, the basis is improved from it.
         """
+        G = Y @ Y.transpose(0, 2, 1)
         return self._frobenius(
-            Y @ Y.transpose(0, 2, 1), frobenius2, head[: -self.rows], head[-self.rows :]
+            np.linalg.eigvalsh(G)[:, -1],
+            np.trace(G, axis1=1, axis2=2),
+            frobenius2,
+            head[: -self.rows],
+            head[-self.rows :],
         )
 
     def _frobenius(
-        self, G: np.ndarray, f2: np.ndarray, P: np.ndarray, Y: np.ndarray
+        self, top: np.ndarray, trace: np.ndarray, f2: np.ndarray, P: np.ndarray, Y: np.ndarray
     ) -> np.ndarray | None:
-        """Bound 1 from Gram matrices ``G_i = Y_i Y_i^T`` and ``f2_i = ||P_i||_F^2``.
+        """Bound 1 from the top Ritz values, the traces of ``Y_i Y_i^T`` and ``||P_i||_F^2``.
 
         The square roots of the top Ritz values if every one is certified,
         else None; sets :attr:`low_rank` to whether they were.  ``[P; Y]``
         are the last product and its projection, for the power step.
         """
-        top = np.linalg.eigvalsh(G)[:, -1]
-        upper = top + (f2 - np.trace(G, axis1=1, axis2=2))
+        upper = top + (f2 - trace)
         self.low_rank = bool(np.all((0.0 < top) & (upper <= top * 10.0 ** (2 * self.tol))))
         if not self.low_rank:
             return None
