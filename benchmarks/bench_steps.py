@@ -88,12 +88,12 @@ def measure(runs: int) -> dict[str, float]:
 
 def _measured_in(checkout: Path, runs: int) -> dict[str, float]:
     """:func:`measure` in a fresh process that imports gradproof from ``checkout``."""
-    env = dict(os.environ, PYTHONPATH=str(checkout))
+    here = Path(__file__).resolve().parent
     code = f"import json, bench_steps; print(json.dumps(bench_steps.measure({runs})))"
     done = subprocess.run(
         [sys.executable, "-c", code],
-        cwd=Path(__file__).parent,
-        env={**env, "PYTHONPATH": os.pathsep.join([str(checkout), str(Path(__file__).parent)])},
+        cwd=here,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(checkout), str(here)])),
         capture_output=True,
         text=True,
         check=True,
