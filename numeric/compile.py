@@ -35,7 +35,8 @@ class CompiledCell:
     Use :func:`compile_cell` to build one; it is cached per cell and size.
     ``x`` is always the concatenation of the cell's input vectors in
     declaration order, ``(..., input_size)``: ``(..., 0)`` for a cell
-    without inputs.
+    without inputs.  A value beyond float64 comes back as inf or NaN,
+    without a warning; the flow engine refuses it in one line.
     """
 
     cell: Cell
