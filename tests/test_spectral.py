@@ -77,6 +77,11 @@ def test_no_convergence_falls_back_to_the_exact_svd():
     res = top_singular(A, max_iter=2)
     assert res.exact and res.iterations == 2
     assert res.sigma == pytest.approx(1.001, rel=RTOL)
+    # The vectors are the top Ritz pair: unit, and A maps one onto the other
+    # at a value inside the cluster [1, 1.001], good enough as warm starts.
+    assert np.linalg.norm(res.left) == pytest.approx(1.0) == np.linalg.norm(res.right)
+    assert 1.0 <= res.left @ A @ res.right <= 1.001
+    assert np.linalg.norm(A @ res.right - (res.left @ A @ res.right) * res.left) < 1e-3
 
 
 def test_zero_matrix_and_small_matrices():
