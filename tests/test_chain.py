@@ -6,7 +6,7 @@ import mpmath
 import numpy as np
 import pytest
 
-from numeric import spectral
+from numeric import chain, spectral
 from numeric.chain import RowScaled, chain_log10_norms
 from numeric.check import RTOL
 from numeric.errors import GradproofInputError
@@ -219,7 +219,10 @@ class _Spy:
         monkeypatch.setattr(spectral.ChainNorms, "certify_all", certify_all)
 
 
-def test_grouped_norms_match_the_svd_and_step_by_step_ones(monkeypatch):
+# W as the caller gave it (C order) and copied to Fortran order: both layouts.
+@pytest.mark.parametrize("fortran_up_to", [0, chain.FORTRAN_UP_TO])
+def test_grouped_norms_match_the_svd_and_step_by_step_ones(monkeypatch, fortran_up_to):
+    monkeypatch.setattr(chain, "FORTRAN_UP_TO", fortran_up_to)
     n, steps = 64, 400
     rng = np.random.default_rng(40)
     W = rng.standard_normal((n, n)) / np.sqrt(n)
