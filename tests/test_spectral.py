@@ -71,7 +71,7 @@ def test_start_orthogonal_to_the_answer_is_rescued_by_the_dither(monkeypatch):
     assert top_singular(A, start).sigma == pytest.approx(5.0, rel=RTOL)
 
 
-def test_no_convergence_falls_back_to_the_exact_svd():
+def test_no_convergence_takes_sigma_from_the_svd_and_keeps_the_ritz_vectors():
     # Close leading values: Lanczos needs more than two steps.
     A = np.diag(np.linspace(1.0, 1.001, 64))
     res = top_singular(A, max_iter=2)
