@@ -1,7 +1,7 @@
 """Benchmark of the flow engine: speed against the BLAS floor, plain NumPy and PyTorch; memory.
 
-Run ``python benchmarks/bench_flow.py [--repeat R]``.  It prints one table
-and writes nothing.  Cases:
+Run ``python benchmarks/bench_flow.py [--repeat R] [--case memory|speed]``.
+It prints one table and writes nothing.  Cases:
 
 - compile: ``compile_cell`` for the tanh Elman RNN at n = 256, cold (first
   call in the process, lambdify included) and cached;
@@ -20,7 +20,8 @@ and the time the cell's own calls took (``step``, and ``jacobian_factors``
 or ``jacobian``) is split out.
 Each timing is the minimum over ``--repeat`` runs, the floor interleaved
 with the flow so that both see the same machine load; the median ratio of
-each flow run to the floor run just before it is printed too.
+each flow run to the floor run just before it is printed too, with the
+smallest and largest of those ratios: their spread is the machine's noise.
 
 The speed case uses an orthogonal ``W_hh`` (sigma_max = 1) so the plain
 products stay inside float64 over 1000 steps and the three curves can be
@@ -105,7 +106,8 @@ def _flow_rows(label, run, T, n, repeat) -> tuple[list[tuple[str, str, str]], np
         (
             label,
             f"{best:.2f}",
-            f"{best / base:.2f}x floor (back to back: median {np.median(pairs):.2f}x); "
+            f"{best / base:.2f}x floor (back to back: median {np.median(pairs):.2f}x, "
+            f"{min(pairs):.2f}x to {max(pairs):.2f}x); "
             f"cell calls {cell:.2f} s ({cell / base:.2f}x floor), "
             f"engine {(best - cell) / base:.2f}x floor",
         ),
@@ -235,12 +237,18 @@ def bench_speed(T: int, n: int, m: int, repeat: int) -> list[tuple[str, str, str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per timing (minimum kept)")
-    repeat = parser.parse_args().repeat
-    rows = [
-        *bench_compile(256, 8),
-        *bench_memory(10_000, 512, 8, repeat),
-        *bench_speed(1000, 256, 8, repeat),
-    ]
+    parser.add_argument(
+        "--case",
+        choices=["all", "memory", "speed"],
+        default="all",
+        help="run only the memory case (about 10 minutes) or only the speed case (about 1)",
+    )
+    args = parser.parse_args()
+    rows = bench_compile(256, 8)
+    if args.case in ("all", "memory"):
+        rows += bench_memory(10_000, 512, 8, args.repeat)
+    if args.case in ("all", "speed"):
+        rows += bench_speed(1000, 256, 8, args.repeat)
     width = max(len(r[0]) for r in rows)
     print(f"{'case':<{width}}  {'seconds':>9}  notes")
     for case, seconds, notes in rows:
