@@ -53,6 +53,8 @@ LOG10_TOL = 1e-6
 BLOCK = 16
 #: Block power steps :class:`ChainNorms` tries before Lanczos.
 POWER_STEPS = 3
+#: Residual directions :class:`ChainNorms` adds to its basis before a power step.
+EXTEND = 2
 #: Lanczos steps before sigma is taken from the SVD.
 MAX_ITER = 48
 #: Matrices smaller than this (in both dimensions) go straight to LAPACK.
@@ -292,8 +294,14 @@ class ChainNorms:
     2. :func:`coupled_bound`, from ``E = (I - U U^T) H U = P Y^T - U Y Y^T``
        (two ``N x N x b`` products) and ``||(I - U U^T) P||_F^2`` as the tail:
        tight once ``U`` holds the top singular vector, to within a small
-       coupling, and the tail is below ``w_1``.  Up to ``POWER_STEPS`` block
-       power steps ``U <- orth(H U)`` improve the basis until it certifies.
+       coupling, and the tail is below ``w_1``.  Where it fails, the basis
+       is first extended by the residual of its top Ritz vector, up to
+       ``EXTEND`` times (Rayleigh-Ritz on the larger basis, as in Davidson's
+       1975 method without a preconditioner: two matrix-vector products a
+       vector), and the bound taken on the extended basis; once it
+       certifies, the basis keeps the top ``rows`` Ritz vectors.  Failing
+       that, up to ``POWER_STEPS`` block power steps ``U <- orth(H U)``
+       improve the basis until it certifies.
     3. Lanczos (:func:`top_singular`), warm-started from the top Ritz vector,
        stopping at a Ritz residual ``r`` of at most ``ln(10) tol theta``; as
        some singular value lies within ``r / sqrt(2)`` of ``theta <= sigma_1``,
@@ -368,7 +376,6 @@ class ChainNorms:
             return 0.0
         if Y is None:
             Y = self.project(P)
-        certain, half = 10.0 ** (2 * self.tol), 10.0**self.tol
         w, A = np.linalg.eigh(Y @ Y.T)
         sigma = self._frobenius(w[-1:], w.sum(keepdims=True), np.array([f2]), P, Y)
         if sigma is not None:
@@ -379,14 +386,9 @@ class ChainNorms:
             top, tail = float(w[-1]), f2 - float(w.sum())
             if not (0.0 < top and tail < top):
                 break  # more outside the basis than in it: only Lanczos can tell
-            Z = P @ (Y.T @ A)  # H times the Ritz vectors U A
-            E = Z - self.basis @ (A * w)
-            upper = coupled_bound(w, np.einsum("ij,ij->j", E, E), tail)
-            if upper <= top * certain:
-                self.coupled += 1
-                if upper > top * half:
-                    self._power_step(P, Y, Z)  # as for bound 1: ready for the next product
-                return math.sqrt(top)
+            sigma, Z = self._coupled(P, Y, f2, w, A)
+            if sigma is not None:
+                return sigma
             if power == POWER_STEPS:
                 break
             self._power_step(P, Y, Z)
@@ -396,6 +398,47 @@ class ChainNorms:
         Z[:, 0] = res.right  # the Lanczos vector replaces the weakest Ritz vector
         self._power_step(P, Y, Z)
         return res.sigma
+
+    def _coupled(
+        self, P: np.ndarray, Y: np.ndarray, f2: float, w: np.ndarray, A: np.ndarray
+    ) -> tuple[float | None, np.ndarray]:
+        """Bound 2 on the Ritz basis ``R = U A``, extended up to ``EXTEND`` times.
+
+        ``w, A`` are the eigenpairs of ``Y Y^T``.  Returns ``sqrt(w_1)`` if
+        certified, else None; and ``H`` times the top ``rows`` Ritz vectors,
+        for a power step.  Each extension appends the top Ritz vector's
+        residual ``q`` (orthogonal to ``R``), whose ``P^T q`` and ``H q`` take
+        two matrix-vector products; the rest is ``R^T H q = (H R)^T q`` and
+        an eigenproblem one size larger.  The projection ``R^T P`` grows
+        with it, ``(P^T q)^T`` being its new row, so a certified extended
+        basis is adopted without another product with ``P``.
+        """
+        certain, half = 10.0 ** (2 * self.tol), 10.0**self.tol
+        R, Z, RtP = self.basis @ A, P @ (Y.T @ A), None  # Z = H R
+        for extended in range(EXTEND + 1):
+            top, tail = float(w[-1]), f2 - float(w.sum())
+            E = Z - R * w
+            upper = coupled_bound(w, np.einsum("ij,ij->j", E, E), tail)
+            if upper <= top * certain:
+                self.coupled += 1
+                if extended:
+                    self.basis = np.ascontiguousarray(R[:, -self.rows :])
+                    np.copyto(Y, RtP[-self.rows :])
+                elif upper > top * half:
+                    self._power_step(P, Y, Z)  # as for bound 1: ready for the next product
+                return math.sqrt(top), Z
+            q = None if extended == EXTEND else _unit_residual(E[:, -1], R)
+            if q is None:
+                break
+            Ptq = P.T @ q
+            M = np.zeros((len(w) + 1, len(w) + 1))
+            M[np.diag_indices(len(w))] = w
+            M[-1, :-1] = M[:-1, -1] = Z.T @ q
+            M[-1, -1] = Ptq @ Ptq
+            w, B = np.linalg.eigh(M)  # Ritz pairs of the extended basis [R, q]
+            R, Z = np.column_stack([R, q]) @ B, np.column_stack([Z, P @ Ptq]) @ B
+            RtP = B.T @ np.vstack([A.T @ Y if RtP is None else RtP, Ptq])
+        return None, Z[:, -self.rows :]
 
     def certify_all(
         self, Y: np.ndarray, frobenius2: np.ndarray, head: np.ndarray
@@ -440,6 +483,23 @@ class ChainNorms:
         """``U <- orth(Z)`` for ``Z`` spanning ``P P^T U``; then ``Y <- U^T P``."""
         self.basis = np.linalg.qr(Z)[0]
         self.project(P, out=Y)
+
+
+def _unit_residual(e: np.ndarray, R: np.ndarray) -> np.ndarray | None:
+    """``e`` made orthogonal to the orthonormal columns of ``R`` and of unit norm.
+
+    Orthogonalised twice: when ``e`` is tiny, one pass leaves components
+    along ``R`` of the size of rounding in ``e``'s computation.  None if
+    nothing is left.
+    """
+    peak = float(np.max(np.abs(e)))
+    if not 0.0 < peak < math.inf:
+        return None
+    e = e / peak
+    for _ in range(2):
+        e = e - R @ (R.T @ e)
+    size = math.sqrt(float(e @ e))
+    return e / size if size > 0.0 else None
 
 
 def log10_spectral_norm(A: np.ndarray) -> float:

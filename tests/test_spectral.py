@@ -181,7 +181,8 @@ def test_chain_norms_with_a_basis_tilted_off_the_top_subspace(angle, path):
     # Whatever the basis, the answer is certified to tol or found by Lanczos:
     # a tilt of 1e-3 leaves 1e-6 of sigma_1^2 outside the basis, within the
     # Frobenius certificate's 10^(2 tol) - 1 = 4.6e-6; a tilt of 3e-2 leaves
-    # 9e-4, which the coupled bound certifies after a power step; a tilt of 1
+    # 9e-4, which the coupled bound certifies once the basis is extended by
+    # the top Ritz vector's residual; a tilt of 1
     # leaves more outside the basis than in it, so only Lanczos can answer.
     rng = np.random.default_rng(6)
     n, b = 80, 16
@@ -195,6 +196,52 @@ def test_chain_norms_with_a_basis_tilted_off_the_top_subspace(angle, path):
     assert _decades_off(norms, P) <= LOG10_TOL
     counts = {"frobenius": norms.certified, "coupled": norms.coupled, "lanczos": norms.lanczos}
     assert counts == {name: int(name == path) for name in counts}
+
+
+@pytest.mark.parametrize(("extend", "power_steps"), [(spectral.EXTEND, 0), (0, 1)])
+def test_chain_norms_extend_the_basis_before_a_power_step(monkeypatch, extend, power_steps):
+    # The basis misses 9e-4 of the top left singular vector u_1: the coupled
+    # bound fails on it, and certifies on it extended by the top Ritz vector's
+    # residual, which points at the missing part of u_1.  The basis then
+    # keeps the top `block` Ritz vectors, u_1 among them, with no product
+    # with P: the carried rows are rotated, and must still be U^T P.
+    monkeypatch.setattr(spectral, "EXTEND", extend)
+    steps = []
+    power_step = ChainNorms._power_step
+    monkeypatch.setattr(
+        ChainNorms, "_power_step", lambda self, *a: steps.append(1) or power_step(self, *a)
+    )
+    rng = np.random.default_rng(6)
+    n, b = 80, 16
+    U, V = _orthogonal(rng, n), _orthogonal(rng, n)
+    P = (U * 0.5 ** np.arange(n)) @ V.T
+    norms = ChainNorms(n, block=b)
+    norms.basis = U[:, :b].copy()
+    norms.basis[:, 0] = math.cos(3e-2) * U[:, 0] + math.sin(3e-2) * U[:, b]
+    Y = norms.project(P)
+    sigma = norms(P, Y)
+    assert abs(math.log10(sigma / np.linalg.norm(P, 2))) <= LOG10_TOL
+    assert (norms.coupled, len(steps)) == (1, power_steps)
+    # Teeth: without the extension (extend = 0) a power step is needed.
+    basis = norms.basis
+    assert np.abs(basis.T @ basis - np.eye(b)).max() < 1e-12
+    assert np.abs(Y - basis.T @ P).max() < 1e-12
+    assert np.linalg.norm(basis.T @ U[:, 0]) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_the_extending_residual_is_orthogonal_to_the_basis_even_when_tiny():
+    # A residual that lies in the basis's span up to 1e-13 (a nearly converged
+    # Ritz vector): one Gram-Schmidt pass leaves it 6e-4 off orthogonal (the
+    # teeth, checked below), two leave rounding; the coupled bound assumes
+    # an orthonormal basis.
+    rng = np.random.default_rng(10)
+    R = np.linalg.qr(rng.standard_normal((80, 16)))[0]
+    e = R @ rng.standard_normal(16) + 1e-13 * rng.standard_normal(80)
+    q = spectral._unit_residual(e, R)
+    assert np.abs(R.T @ q).max() < 1e-14 and np.linalg.norm(q) == pytest.approx(1.0, abs=1e-15)
+    once = e - R @ (R.T @ e)
+    assert np.abs(R.T @ once).max() / np.linalg.norm(once) > 1e-6
+    assert spectral._unit_residual(np.zeros(80), R) is None
 
 
 # The coupled bound: lambda_max(H) from a Ritz basis, its coupling and the tail.
