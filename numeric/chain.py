@@ -7,7 +7,7 @@ flow; everything else is kept to a small fraction of it:
   the chain is a mantissa times ``10**scale``.  The Frobenius norm, taken
   every step anyway, says when to rescale: only when it leaves
   ``1e-50..1e50``, not every step.
-- The norms come from :class:`numeric.spectral.ChainNorms`, which tracks the
+- The norms come from :class:`numeric.certified_norms.ChainNorms`, which tracks the
   products' shared top left singular subspace ``U``.  Its projection
   ``U^T P_k`` rides along as extra rows of the running product, so a norm
   costs a few percent of a step; it is certified to ``tol`` decades by the
@@ -32,8 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .certified_norms import LOG10_TOL, ChainNorms
 from .errors import GradproofInputError
-from .spectral import LOG10_TOL, ChainNorms
 
 __all__ = ["RowScaled", "chain_log10_norms"]
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from numeric.certified_norms import LOG10_TOL
 from numeric.flow import decay_rate, gradient_flow
 from numeric.loading import load_npz
-from numeric.spectral import LOG10_TOL
 from numeric.weights import torch_weights
 from symbolic.registry import family
 

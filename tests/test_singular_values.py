@@ -7,10 +7,10 @@ import mpmath
 import numpy as np
 
 from numeric import singular_values
+from numeric.certified_norms import LOG10_TOL
 from numeric.errors import GradproofInputError
 from numeric.flow import gradient_flow
 from numeric.singular_values import chain_log10_singular_values, log10_singular_values
-from numeric.spectral import LOG10_TOL
 from symbolic.rnn import elman_rnn
 
 #: Decades: float64 rounding over thousands of steps stays far below this.
