@@ -67,6 +67,17 @@ def test_chain_norm_certificate_sees_a_direction_outside_the_basis():
     assert certified_before > 30 and norms.lanczos >= 2
 
 
+def _tilted(angle, n=80, b=16):
+    """``P = U diag(0.5^i) V^T`` and a tracker of ``b`` columns whose basis is
+    ``u_1..u_b`` with ``u_1`` rotated by ``angle`` towards ``u_{b+1}``."""
+    rng = np.random.default_rng(6)
+    U, V = _orthogonal(rng, n), _orthogonal(rng, n)
+    norms = ChainNorms(n, block=b)
+    norms.basis = U[:, :b].copy()
+    norms.basis[:, 0] = math.cos(angle) * U[:, 0] + math.sin(angle) * U[:, b]
+    return norms, (U * 0.5 ** np.arange(n)) @ V.T, U
+
+
 @pytest.mark.parametrize(
     ("angle", "path"),
     [
@@ -84,15 +95,7 @@ def test_chain_norms_with_a_basis_tilted_off_the_top_subspace(angle, path):
     # 9e-4, which the coupled bound certifies once the basis is extended by
     # the top Ritz vector's residual; a tilt of 1
     # leaves more outside the basis than in it, so only Lanczos can answer.
-    rng = np.random.default_rng(6)
-    n, b = 80, 16
-    U, V = _orthogonal(rng, n), _orthogonal(rng, n)
-    P = (U * 0.5 ** np.arange(n)) @ V.T
-    norms = ChainNorms(n, block=b)
-    basis = U[:, :b].copy()
-    # Rotate the top singular vector out of the basis by `angle`, towards u_{b+1}.
-    basis[:, 0] = math.cos(angle) * U[:, 0] + math.sin(angle) * U[:, b]
-    norms.basis = basis
+    norms, P, _ = _tilted(angle)
     assert _decades_off(norms, P) <= LOG10_TOL
     counts = {"frobenius": norms.certified, "coupled": norms.coupled, "lanczos": norms.lanczos}
     assert counts == {name: int(name == path) for name in counts}
@@ -111,20 +114,14 @@ def test_chain_norms_extend_the_basis_before_a_power_step(monkeypatch, extend, p
     monkeypatch.setattr(
         ChainNorms, "_power_step", lambda self, *a: steps.append(1) or power_step(self, *a)
     )
-    rng = np.random.default_rng(6)
-    n, b = 80, 16
-    U, V = _orthogonal(rng, n), _orthogonal(rng, n)
-    P = (U * 0.5 ** np.arange(n)) @ V.T
-    norms = ChainNorms(n, block=b)
-    norms.basis = U[:, :b].copy()
-    norms.basis[:, 0] = math.cos(3e-2) * U[:, 0] + math.sin(3e-2) * U[:, b]
+    norms, P, U = _tilted(3e-2)
     Y = norms.project(P)
     sigma = norms(P, Y)
     assert abs(math.log10(sigma / np.linalg.norm(P, 2))) <= LOG10_TOL
-    assert (norms.coupled, len(steps)) == (1, power_steps)
     # Teeth: without the extension (extend = 0) a power step is needed.
+    assert (norms.coupled, len(steps)) == (1, power_steps)
     basis = norms.basis
-    assert np.abs(basis.T @ basis - np.eye(b)).max() < 1e-12
+    assert np.abs(basis.T @ basis - np.eye(norms.rows)).max() < 1e-12
     assert np.abs(Y - basis.T @ P).max() < 1e-12
     assert np.linalg.norm(basis.T @ U[:, 0]) == pytest.approx(1.0, abs=1e-12)
 
